@@ -1,0 +1,1 @@
+"""llm-kafka: LLM work over Kafka streams."""
