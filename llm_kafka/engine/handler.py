@@ -1,0 +1,156 @@
+"""``MessageHandler``: one record through parsing, routing and the four processor hooks.
+
+It turns every exception into a ``Failure`` that names the error, the hook and the attempt
+count, so the caller sends the record to the dead-letter topic and goes on. Async hooks run
+on the event loop that awaits ``handle``; plain hooks run on the given thread pool so they
+never block that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from llm_kafka.errors import LLMProviderError, ProcessingError, StructuredOutputError
+from llm_kafka.messages import MessageFormat, encode_json
+from llm_kafka.processor import BaseProcessor, ProcessingContext, RecordInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Success:
+    """The record was processed; ``value`` is the encoded output record."""
+
+    value: bytes
+    processor: str
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The record failed; it goes to the dead-letter topic with these details."""
+
+    error: BaseException
+    processor: str
+    message_id: str | None
+    hook: str
+    attempts: int
+
+    @property
+    def error_type(self) -> str:
+        """The class name of the error, as written to the dead-letter headers."""
+        return type(self.error).__name__
+
+    @property
+    def raw_output(self) -> str | None:
+        """The model output that failed validation, when there is one."""
+        return self.error.raw_output if isinstance(self.error, StructuredOutputError) else None
+
+
+Outcome = Success | Failure
+
+
+class ProcessorRouter:
+    """Selects the processor for a message's route, falling back to a default."""
+
+    def __init__(self, routes: Mapping[str, BaseProcessor], default: BaseProcessor | None) -> None:
+        if not routes and default is None:
+            raise ValueError("a pipeline needs at least one processor")
+        self.routes = dict(routes)
+        self.default = default
+
+    def select(self, route: str) -> BaseProcessor:
+        """Return the processor for ``route``; raise ``ProcessingError`` if there is none."""
+        processor = self.routes.get(route, self.default)
+        if processor is None:
+            raise ProcessingError(
+                f"no processor for message type {route!r}; known types: {', '.join(sorted(self.routes))}"
+            )
+        return processor
+
+    def processors(self) -> list[BaseProcessor]:
+        """Return every distinct processor, default included."""
+        found = list(self.routes.values()) + ([self.default] if self.default is not None else [])
+        unique: dict[int, BaseProcessor] = {id(p): p for p in found}
+        return list(unique.values())
+
+
+class MessageHandler:
+    """Runs one record through the pipeline's steps and returns its ``Outcome``.
+
+    ``handle`` never raises for a bad record or a failing hook; only cancellation propagates.
+    """
+
+    def __init__(
+        self,
+        router: ProcessorRouter,
+        message_format: MessageFormat[Any],
+        executor: Executor,
+        llm: Any = None,
+    ) -> None:
+        self._router = router
+        self._format = message_format
+        self._executor = executor
+        self._llm = llm
+
+    async def handle(self, record: RecordInfo, value: bytes | None) -> Outcome:
+        """Process one record; return ``Success`` with the output bytes or ``Failure``."""
+        started = time.perf_counter()
+        context = ProcessingContext(record=record, processor="-", llm=self._llm)
+        hook = "parse"
+        try:
+            message = self._format.parse(value)
+            context.message_id = self._format.message_id(message)
+
+            hook = "route"
+            processor = self._router.select(self._format.route(message))
+            context.processor = processor.processor_name
+
+            hook = "validate_message"
+            message = await self._call(processor.validate_message, message, context)
+            context.message = message
+
+            hook = "preprocess"
+            data = await self._call(processor.preprocess, message, context)
+            hook = "process"
+            result = await self._call(processor.process, data, context)
+            hook = "postprocess"
+            result = await self._call(processor.postprocess, result, context)
+
+            hook = "encode"
+            metadata = {
+                "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
+                "processor": context.processor,
+            }
+            output = encode_json(self._format.build_output(message, result, metadata))
+        except Exception as error:  # every failure becomes a dead-letter record
+            attempts = error.attempts if isinstance(error, LLMProviderError) else 1
+            logger.warning(
+                "message failed in %s (%s: %s); sending it to the dead-letter topic: %s",
+                hook,
+                type(error).__name__,
+                error,
+                record.describe(context.message_id),
+            )
+            return Failure(error, context.processor, context.message_id, hook, attempts)
+        return Success(output, context.processor, context.message_id)
+
+    async def _call(self, hook: Callable[[Any, ProcessingContext], Any], value: Any, context: ProcessingContext) -> Any:
+        if inspect.iscoroutinefunction(hook):
+            return await hook(value, context)
+
+        # Copy the context so that context variables (tracing) set by the caller cross to the thread.
+        call = functools.partial(contextvars.copy_context().run, hook, value, context)
+        result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        if inspect.isawaitable(result):
+            return await result
+        return result
