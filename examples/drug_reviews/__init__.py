@@ -1,0 +1,1 @@
+"""Demo of llm-kafka on the UCI Drug Review sample."""
