@@ -49,9 +49,15 @@ def input_fully_committed(bootstrap: str, config: dict[str, object]) -> bool:
     return committed_offsets(bootstrap, str(config["group_id"]), topic, 2) == end_offsets(bootstrap, topic, 2)
 
 
-def stop_worker(process: subprocess.Popen[bytes], sig: int) -> int:
-    process.send_signal(sig)
-    return process.wait(timeout=60)
+def run_worker_until(config: dict[str, object], log_path: Path, done: Callable[[], bool], sig: int) -> int:
+    """Run a worker until ``done()`` (bounded by 120 s), then send ``sig``; return its exit code."""
+    process = start_worker(config, log_path)
+    try:
+        assert wait_until(done, 120), log_path.read_text()
+    finally:
+        process.send_signal(sig)
+        code = process.wait(timeout=60)
+    return code
 
 
 @pytest.fixture
@@ -75,20 +81,12 @@ def test_sigkill_mid_run_loses_nothing(bootstrap_servers: str, crash_setup: dict
     log_path = tmp_path / "worker.log"
     output = str(crash_setup["output"])
 
-    first = start_worker(crash_setup, log_path)
-    try:
-        assert wait_until(lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, 90), log_path.read_text()
-    finally:
-        first.kill()
-        first.wait(timeout=30)
+    run_worker_until(crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGKILL)
     produced_before_kill = output_count(bootstrap_servers, output)
     assert produced_before_kill < INPUTS, "the worker finished before it could be killed"
 
-    second = start_worker(crash_setup, log_path)
-    try:
-        assert wait_until(lambda: input_fully_committed(bootstrap_servers, crash_setup), 120), log_path.read_text()
-    finally:
-        assert stop_worker(second, signal.SIGTERM) == 0, log_path.read_text()
+    second_exit = run_worker_until(crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM)
+    assert second_exit == 0, log_path.read_text()
 
     records = read_all(bootstrap_servers, output, INPUTS)
     seen = Counter(json.loads(r.value)["id"] for r in records)
@@ -104,18 +102,12 @@ def test_sigterm_commits_everything_finished(bootstrap_servers: str, crash_setup
     log_path = tmp_path / "worker.log"
     output = str(crash_setup["output"])
 
-    first = start_worker(crash_setup, log_path)
-    try:
-        assert wait_until(lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, 90), log_path.read_text()
-    finally:
-        assert stop_worker(first, signal.SIGTERM) == 0, log_path.read_text()
+    first_exit = run_worker_until(crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGTERM)
+    assert first_exit == 0, log_path.read_text()
     after_stop = output_count(bootstrap_servers, output)
 
-    second = start_worker(crash_setup, log_path)
-    try:
-        assert wait_until(lambda: input_fully_committed(bootstrap_servers, crash_setup), 120), log_path.read_text()
-    finally:
-        assert stop_worker(second, signal.SIGTERM) == 0, log_path.read_text()
+    second_exit = run_worker_until(crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM)
+    assert second_exit == 0, log_path.read_text()
 
     records = read_all(bootstrap_servers, output, INPUTS)
     seen = Counter(json.loads(r.value)["id"] for r in records)

@@ -12,9 +12,9 @@ from typing import Any
 
 import anthropic
 
-from llm_kafka.errors import LLMProviderError, ProviderConnectionError, ProviderTimeoutError
+from llm_kafka.errors import LLMProviderError
 from llm_kafka.llm.providers.base import ProviderSettings
-from llm_kafka.llm.providers.http_errors import error_for_status
+from llm_kafka.llm.providers.sdk_common import error_from_sdk, sdk_client_options
 from llm_kafka.llm.types import LLMRequest, LLMResponse, Usage
 
 
@@ -24,12 +24,7 @@ class AnthropicMessagesProvider:
     name = "anthropic"
 
     def __init__(self, settings: ProviderSettings) -> None:
-        common: dict[str, Any] = {
-            "api_key": settings.api_key,
-            "base_url": settings.base_url,
-            "timeout": settings.timeout,
-            "max_retries": 0,
-        }
+        common = sdk_client_options(settings)
         self._client = anthropic.Anthropic(**common)
         self._async_client = anthropic.AsyncAnthropic(**common)
 
@@ -85,14 +80,5 @@ class AnthropicMessagesProvider:
             finish_reason=message.stop_reason,
         )
 
-    def _error(self, request: LLMRequest, error: anthropic.AnthropicError) -> LLMProviderError:
-        context = {"provider": self.name, "model": request.model}
-        if isinstance(error, anthropic.APITimeoutError):
-            return ProviderTimeoutError(f"{self.name} call timed out: {error}", **context)
-        if isinstance(error, anthropic.APIConnectionError):
-            return ProviderConnectionError(f"{self.name} is not reachable: {error}", **context)
-        if isinstance(error, anthropic.APIStatusError):
-            return error_for_status(
-                error.status_code, str(error), headers=dict(error.response.headers), **context
-            )
-        return LLMProviderError(f"{self.name} call failed: {error}", **context)
+    def _error(self, request: LLMRequest, error: Exception) -> LLMProviderError:
+        return error_from_sdk(error, anthropic, provider=self.name, model=request.model)

@@ -9,9 +9,9 @@ from typing import Any
 
 import openai
 
-from llm_kafka.errors import LLMProviderError, ProviderConnectionError, ProviderTimeoutError
+from llm_kafka.errors import LLMProviderError
 from llm_kafka.llm.providers.base import ProviderSettings
-from llm_kafka.llm.providers.http_errors import error_for_status
+from llm_kafka.llm.providers.sdk_common import error_from_sdk, sdk_client_options
 from llm_kafka.llm.types import LLMRequest, LLMResponse, Usage
 
 
@@ -21,12 +21,7 @@ class OpenAIChatProvider:
     name = "openai"
 
     def __init__(self, settings: ProviderSettings) -> None:
-        common: dict[str, Any] = {
-            "api_key": settings.api_key,
-            "base_url": settings.base_url,
-            "timeout": settings.timeout,
-            "max_retries": 0,
-        }
+        common = sdk_client_options(settings)
         self._client = openai.OpenAI(**common)
         self._async_client = openai.AsyncOpenAI(**common)
 
@@ -80,14 +75,5 @@ class OpenAIChatProvider:
             finish_reason=choice.finish_reason,
         )
 
-    def _error(self, request: LLMRequest, error: openai.OpenAIError) -> LLMProviderError:
-        context = {"provider": self.name, "model": request.model}
-        if isinstance(error, openai.APITimeoutError):
-            return ProviderTimeoutError(f"{self.name} call timed out: {error}", **context)
-        if isinstance(error, openai.APIConnectionError):
-            return ProviderConnectionError(f"{self.name} is not reachable: {error}", **context)
-        if isinstance(error, openai.APIStatusError):
-            return error_for_status(
-                error.status_code, str(error), headers=dict(error.response.headers), **context
-            )
-        return LLMProviderError(f"{self.name} call failed: {error}", **context)
+    def _error(self, request: LLMRequest, error: Exception) -> LLMProviderError:
+        return error_from_sdk(error, openai, provider=self.name, model=request.model)

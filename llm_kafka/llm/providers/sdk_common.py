@@ -1,7 +1,8 @@
-"""Translation of provider HTTP failures into llm-kafka's typed errors.
+"""What the providers built on the official ``openai`` and ``anthropic`` SDKs share.
 
-Both official SDKs raise errors that carry an HTTP status and the response headers; this
-module decides, from those alone, which ``LLMProviderError`` subclass a failure becomes.
+Both SDKs raise errors that carry an HTTP status and the response headers; this module
+decides, from those alone, which ``LLMProviderError`` subclass a failure becomes. It also
+builds the SDK client options, with the SDK's own retries off.
 """
 
 from __future__ import annotations
@@ -9,15 +10,20 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
 
 from llm_kafka.errors import (
     AuthenticationError,
     InvalidRequestError,
     LLMProviderError,
+    ProviderConnectionError,
     ProviderOverloadedError,
     ProviderServerError,
+    ProviderTimeoutError,
     RateLimitError,
 )
+from llm_kafka.llm.providers.base import ProviderSettings
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
@@ -70,3 +76,29 @@ def error_for_status(
     if status in (408, 409) or status >= 500:
         return ProviderServerError(text, **context)
     return InvalidRequestError(text, **context)
+
+
+def error_from_sdk(error: Exception, sdk: ModuleType, *, provider: str, model: str) -> LLMProviderError:
+    """Return the typed error for an exception raised by the ``openai`` or ``anthropic`` SDK.
+
+    Both SDKs name their exceptions alike: ``APITimeoutError``, ``APIConnectionError`` (its
+    parent) and ``APIStatusError`` with ``status_code`` and ``response.headers``.
+    """
+    if isinstance(error, sdk.APITimeoutError):
+        return ProviderTimeoutError(f"{provider} call timed out: {error}", provider=provider, model=model)
+    if isinstance(error, sdk.APIConnectionError):
+        return ProviderConnectionError(f"{provider} is not reachable: {error}", provider=provider, model=model)
+    if isinstance(error, sdk.APIStatusError):
+        headers = dict(error.response.headers)
+        return error_for_status(error.status_code, str(error), headers=headers, provider=provider, model=model)
+    return LLMProviderError(f"{provider} call failed: {error}", provider=provider, model=model)
+
+
+def sdk_client_options(settings: ProviderSettings) -> dict[str, Any]:
+    """Return the SDK client arguments for ``settings``, with the SDK's own retries off."""
+    return {
+        "api_key": settings.api_key,
+        "base_url": settings.base_url,
+        "timeout": settings.timeout,
+        "max_retries": 0,
+    }
