@@ -77,6 +77,6 @@ __all__ = [
     "RetryPolicy",
     "StructuredOutputError",
     "Usage",
-    "retry",
     "__version__",
+    "retry",
 ]

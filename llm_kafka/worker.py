@@ -12,13 +12,12 @@ still evicts the consumer; concurrent dispatch with paused partitions replaces t
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import Message
 
@@ -47,7 +46,7 @@ def record_info(message: Message) -> RecordInfo:
         partition=message.partition() or 0,
         offset=message.offset() or 0,
         key=message.key(),
-        headers=tuple(message.headers() or ()),
+        headers=tuple(cast("list[tuple[str, bytes | None]]", message.headers() or [])),
         timestamp_ms=timestamp if timestamp_type else None,
     )
 

@@ -94,8 +94,9 @@ def read_samples(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]
     try:
         while len(samples) < count and time.monotonic() < deadline:
             record = consumer.poll(0.5)
-            if record is not None and record.error() is None and record.value() is not None:
-                samples.append(json.loads(record.value()))
+            value = None if record is None or record.error() is not None else record.value()
+            if value is not None:
+                samples.append(json.loads(value))
     finally:
         consumer.close()
     return samples

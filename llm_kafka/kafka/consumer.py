@@ -12,9 +12,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
-from confluent_kafka import KafkaException
 
 from llm_kafka.config import KafkaSettings
 from llm_kafka.errors import CommitError, KafkaError

@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+
 # confluent-kafka 2.16 documents NewTopic under confluent_kafka.admin, but only its
 # C extension module re-exports it in a way that mypy accepts.
 from confluent_kafka.cimpl import NewTopic

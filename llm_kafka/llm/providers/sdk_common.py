@@ -65,17 +65,19 @@ def error_for_status(
     model: str,
 ) -> LLMProviderError:
     """Return the typed error for an HTTP ``status`` answered by ``provider``."""
-    context = {"provider": provider, "model": model, "status_code": status}
     text = f"{provider} model {model!r} returned HTTP {status}: {message}"
     if status == 429:
-        return RateLimitError(text, retry_after=parse_retry_after(headers), **context)
+        retry_after = parse_retry_after(headers)
+        return RateLimitError(text, retry_after=retry_after, provider=provider, model=model, status_code=status)
+
+    error_type: type[LLMProviderError] = InvalidRequestError
     if status == 529:
-        return ProviderOverloadedError(text, **context)
-    if status in (401, 403):
-        return AuthenticationError(text, **context)
-    if status in (408, 409) or status >= 500:
-        return ProviderServerError(text, **context)
-    return InvalidRequestError(text, **context)
+        error_type = ProviderOverloadedError
+    elif status in (401, 403):
+        error_type = AuthenticationError
+    elif status in (408, 409) or status >= 500:
+        error_type = ProviderServerError
+    return error_type(text, provider=provider, model=model, status_code=status)
 
 
 def error_from_sdk(error: Exception, sdk: ModuleType, *, provider: str, model: str) -> LLMProviderError:
