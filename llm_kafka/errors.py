@@ -1,6 +1,6 @@
 """The llm-kafka error hierarchy.
 
-Every error says whether retrying the same work can succeed (``retryable``), so the
+Every error states whether retrying the same work can succeed (``retryable``), so the
 retry loop and the pipeline decide by type, never by parsing a message. Three families
 exist: ``ProcessingError`` for one message that cannot be handled, ``KafkaError`` for the
 broker side, and ``LLMProviderError`` for calls to a model provider.
@@ -28,7 +28,7 @@ class ConfigurationError(LLMKafkaError, ValueError):
 class ProcessingError(LLMKafkaError):
     """Raised when one message cannot be processed; the message goes to the dead-letter topic.
 
-    Not retryable unless a subclass says otherwise: the same input gives the same failure.
+    Not retryable unless a subclass states otherwise: the same input gives the same failure.
     """
 
 
@@ -103,7 +103,7 @@ class RateLimitError(LLMProviderError):
 
 
 class ProviderTimeoutError(LLMProviderError):
-    """Raised when a call timed out before the provider answered. Retryable."""
+    """Raised when a call timed out before the provider responded. Retryable."""
 
     retryable = True
 
@@ -115,13 +115,13 @@ class ProviderConnectionError(LLMProviderError):
 
 
 class ProviderServerError(LLMProviderError):
-    """Raised on HTTP 408, 409 and 5xx answers. Retryable."""
+    """Raised on HTTP 408, 409 and 5xx responses. Retryable."""
 
     retryable = True
 
 
 class ProviderOverloadedError(ProviderServerError):
-    """Raised on Anthropic's 529 overloaded answer. Retryable."""
+    """Raised on Anthropic's 529 overloaded response. Retryable."""
 
 
 class InvalidRequestError(LLMProviderError):

@@ -164,8 +164,8 @@ class Pipeline:
 
     def _check_topics(self, producer: KafkaProducerWorker) -> None:
         metadata = producer.list_topics(timeout=30.0)
-        wanted = [*self.settings.input_topics, self.settings.output_topic, self.settings.dead_letter_topic]
-        missing = [topic for topic in wanted if topic not in metadata.topics]
+        required = [*self.settings.input_topics, self.settings.output_topic, self.settings.dead_letter_topic]
+        missing = [topic for topic in required if topic not in metadata.topics]
         if missing:
             raise ConfigurationError(
                 f"topics not found on {self.kafka.bootstrap_servers}: {', '.join(missing)}. "

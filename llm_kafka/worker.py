@@ -6,8 +6,8 @@ committable only when that record's delivery report arrives (on the producer's t
 Offsets are committed on a timer, on revoke and at shutdown; a dead-letter record that
 cannot be delivered stops the worker with its offset uncommitted.
 
-NOTE: records are processed one at a time, so one call longer than max.poll.interval.ms
-still evicts the consumer; concurrent dispatch with paused partitions replaces this loop.
+NOTE: records are processed one at a time. One call longer than max.poll.interval.ms
+still evicts the consumer, until concurrent dispatch with paused partitions replaces this loop.
 """
 
 from __future__ import annotations

@@ -97,8 +97,8 @@ class KafkaProducerWorker:
         """Flush, stop serving delivery reports, close the client; return the records not delivered."""
         remaining = self.flush(timeout)
         if remaining:
-            # close() flushes without a time limit, so drop what the broker did not take; those
-            # records' inputs stay uncommitted and are consumed again after a restart.
+            # close() flushes without a time limit, so drop what the broker did not take. The
+            # inputs of those records stay uncommitted and are consumed again after a restart.
             logger.error("closing the producer with %d records not delivered; their inputs stay uncommitted", remaining)
             self._producer.purge()
             self._producer.flush(1.0)

@@ -18,9 +18,9 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """What one completion call asks for, before any provider-specific translation.
+    """One completion request, before any provider-specific translation.
 
-    ``json_schema`` asks for a JSON object matching that schema: providers use their native
+    ``json_schema`` requests a JSON object matching that schema: providers use their native
     structured output (OpenAI ``response_format``, Anthropic a forced tool call).
     """
 
@@ -49,7 +49,7 @@ class Usage:
 class LLMResponse:
     """The text a model returned, with usage and identity.
 
-    ``text`` holds the JSON text of the structured answer when ``json_schema`` was requested.
+    ``text`` contains the JSON text of the structured answer when ``json_schema`` was requested.
     ``finish_reason`` is the provider's own value (``stop``, ``length``, ``end_turn``, ...).
     """
 

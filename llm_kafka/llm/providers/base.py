@@ -10,7 +10,7 @@ from llm_kafka.llm.types import LLMRequest, LLMResponse
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """What a provider factory receives. ``api_key`` is never logged or shown in a repr."""
+    """Settings a provider factory receives. ``api_key`` is left out of the repr."""
 
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None

@@ -1,4 +1,4 @@
-"""What the providers built on the official ``openai`` and ``anthropic`` SDKs share.
+"""Shared code of the providers built on the official ``openai`` and ``anthropic`` SDKs.
 
 Both SDKs raise errors that carry an HTTP status and the response headers; this module
 decides, from those alone, which ``LLMProviderError`` subclass a failure becomes. It also
@@ -64,7 +64,7 @@ def error_for_status(
     provider: str,
     model: str,
 ) -> LLMProviderError:
-    """Return the typed error for an HTTP ``status`` answered by ``provider``."""
+    """Return the typed error for an HTTP ``status`` returned by ``provider``."""
     text = f"{provider} model {model!r} returned HTTP {status}: {message}"
     if status == 429:
         retry_after = parse_retry_after(headers)
