@@ -320,40 +320,37 @@ def _parse_date(text: str, where: str) -> datetime.date | None:
         raise DatasetError(f"{where}: invalid date {text!r}: {exc}") from exc
 
 
-def load_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """Read up to ``limit`` JSON objects from a JSON-lines file, skipping blank lines.
+def read_jsonl_records(path: Path, limit: int | None = None) -> list[tuple[bytes, bytes]]:
+    """Read up to ``limit`` non-blank lines of a JSON-lines file as (key, value) records.
 
-    Raises ``ValueError`` naming the file and the 1-based line number for a line that is not
-    valid JSON or not a JSON object, and for a negative limit. Lines after the limit are not
-    read.
+    Each value is the line's bytes unchanged, so a line that is not a valid message reaches
+    the pipeline and goes to the dead-letter topic. The key is the message ``id`` when the
+    line is a JSON object with one, else ``line-N`` with the 1-based line number. Raises
+    ``OSError`` when the file cannot be read and ``ValueError`` for a negative limit.
     """
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be None or >= 0, got {limit}")
 
-    records: list[dict[str, Any]] = []
-    if limit == 0:
-        return records
+    records: list[tuple[bytes, bytes]] = []
+    for line_number, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if limit is not None and len(records) >= limit:
+            break
+        if not line.strip():
+            continue
+        records.append((_record_key(line, line_number), line))
 
-    with path.open(encoding="utf-8") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} line {line_number}: invalid JSON: {exc}") from exc
-            if not isinstance(record, dict):
-                raise ValueError(
-                    f"{path} line {line_number}: expected a JSON object, "
-                    f"got {type(record).__name__}"
-                )
-
-            records.append(record)
-            if limit is not None and len(records) >= limit:
-                break
-
-    logger.debug("Loaded %d records from %s", len(records), path)
+    logger.debug("Read %d records from %s", len(records), path)
     return records
+
+
+def _record_key(line: bytes, line_number: int) -> bytes:
+    try:
+        message = json.loads(line)
+    except ValueError:  # also covers bytes that are not UTF-8
+        return f"line-{line_number}".encode()
+    if isinstance(message, dict) and message.get("id") is not None:
+        return str(message["id"]).encode()
+    return f"line-{line_number}".encode()
 
 
 def review_to_message(review: Review) -> dict[str, Any]:

@@ -24,7 +24,9 @@ class DrugReviewInput(BaseModel):
     drug: str
     condition: str | None = None
     review: str = Field(min_length=1)
-    rating: str | None = Field(default=None, description="The dataset's label, kept for comparison.")
+    rating: str | int | float | None = Field(
+        default=None, description="The dataset's label (positive, neutral, negative) or a score, kept for comparison."
+    )
 
 
 class ReviewAnalysis(BaseModel):

@@ -5,7 +5,13 @@ shows progress, and ends with a summary and sample results. The broker is the on
 KAFKA_BOOTSTRAP_SERVERS or a local Apache Kafka it starts; the LLM is OpenAI or Anthropic
 when their API key is set, otherwise the project's local LLM server.
 
-    python -m examples.drug_reviews.run [--limit N] [--input-file reviews.jsonl]
+    python -m examples.drug_reviews.run [--limit N] [--input-file messages.jsonl]
+
+An input file has one JSON message per line in the pipeline's input format, for example
+{"id": "r1", "type": "drug_review", "content": {"drug": "Ibuprofen", "review": "Helped my
+back pain, but upset my stomach.", "condition": "Back pain", "rating": "positive"}}.
+Each non-blank line is produced as it is, so a line that is not a valid message goes to
+the dead-letter topic like any other bad input.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from examples.drug_reviews.dataset import load_jsonl, load_reviews, review_to_message
+from examples.drug_reviews.dataset import load_reviews, read_jsonl_records, review_to_message
 from examples.drug_reviews.processor import DrugReviewProcessor
 from llm_kafka import KafkaSettings, LLMClient, Pipeline, PipelineSettings
 from llm_kafka.testing.kafka_broker import broker_from_environment, create_topic
 from llm_kafka.testing.llm_server import LocalLLMServer
+
+KAFKA_LOGGER = logging.getLogger("llm_kafka.librdkafka")
 
 # Records the demo adds to show the dead-letter path: one is not JSON, one lacks the review text.
 BAD_RECORDS = [
@@ -40,7 +48,9 @@ BAD_RECORDS = [
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="process at most this many reviews (default: all 979)")
-    parser.add_argument("--input-file", type=Path, help="JSON-lines file of input messages to use instead of the reviews")
+    parser.add_argument(
+        "--input-file", type=Path, help="JSON-lines file of input messages to use instead of the reviews (format below)"
+    )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the input topic (default: 4)")
     parser.add_argument("--latency", type=float, default=0.01, help="local LLM server latency in seconds (default: 0.01)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run to finish (default: 1800)")
@@ -48,10 +58,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_messages(arguments: argparse.Namespace) -> list[dict[str, Any]]:
-    if arguments.input_file is not None:
-        return load_jsonl(arguments.input_file, limit=arguments.limit)
-    return [review_to_message(review) for review in load_reviews(limit=arguments.limit)]
+def load_records(arguments: argparse.Namespace) -> list[tuple[bytes, bytes]]:
+    """Return (key, value) records: the user's file lines as they are, or the reviews plus bad records."""
+    if arguments.input_file is None:
+        reviews = load_reviews(limit=arguments.limit)
+        messages = [review_to_message(review) for review in reviews]
+        return [(str(m["id"]).encode(), json.dumps(m).encode()) for m in messages] + BAD_RECORDS
+
+    return read_jsonl_records(arguments.input_file, limit=arguments.limit)
 
 
 @contextmanager
@@ -73,21 +87,28 @@ def llm_client(latency: float) -> Iterator[LLMClient]:
         yield LLMClient("openai", "local-model", api_key="local", base_url=server.openai_base_url)
 
 
-def produce_inputs(bootstrap: str, topic: str, messages: list[dict[str, Any]]) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
-    for message in messages:
-        producer.produce(topic, key=str(message.get("id", "")).encode(), value=json.dumps(message).encode())
-        producer.poll(0)
-    for key, value in BAD_RECORDS:
+def produce_inputs(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> int:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER})
+    for key, value in records:
         producer.produce(topic, key=key, value=value)
+        producer.poll(0)
     remaining = producer.flush(60)
     if remaining:
         raise RuntimeError(f"{remaining} input records were not delivered to {topic}")
-    return len(messages) + len(BAD_RECORDS)
+    return len(records)
 
 
 def read_samples(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-reader-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+    if count <= 0:
+        return []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"demo-reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "logger": KAFKA_LOGGER,
+        }
+    )
     consumer.subscribe([topic])
     samples: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
@@ -124,9 +145,18 @@ def wait_for_completion(pipeline: Pipeline, total: int, timeout: float) -> tuple
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # librdkafka reports transient start-up states (coordinator loading) as warnings.
+    KAFKA_LOGGER.setLevel(logging.ERROR)
 
-    messages = load_messages(arguments)
-    print(f"Input: {len(messages)} messages" + (f" from {arguments.input_file}" if arguments.input_file else " from the UCI drug review sample"))
+    try:
+        records = load_records(arguments)
+    except OSError as error:
+        print(f"Cannot read the input file: {error}", file=sys.stderr)
+        return 2
+    if arguments.input_file is None:
+        print(f"Input: {len(records) - len(BAD_RECORDS)} reviews from the UCI drug review sample")
+    else:
+        print(f"Input: {len(records)} lines from {arguments.input_file}")
 
     with ExitStack() as stack:
         print("Kafka: starting..." if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "Kafka: using KAFKA_BOOTSTRAP_SERVERS")
@@ -140,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         create_topic(bootstrap, topics["input"], partitions=arguments.partitions)
         create_topic(bootstrap, topics["output"])
         create_topic(bootstrap, topics["dlq"])
-        total = produce_inputs(bootstrap, topics["input"], messages)
-        print(f"Kafka: produced {total} records to {topics['input']} ({len(BAD_RECORDS)} of them malformed on purpose)")
+        total = produce_inputs(bootstrap, topics["input"], records)
+        note = "" if arguments.input_file else f" ({len(BAD_RECORDS)} of them malformed on purpose, to show the dead-letter topic)"
+        print(f"Kafka: produced {total} records to {topics['input']}{note}")
 
         llm = stack.enter_context(llm_client(arguments.latency))
         pipeline = Pipeline(
@@ -169,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  elapsed:                {elapsed:.1f} s, {(processed + dead) / elapsed:.1f} messages/s")
         print(f"  LLM tokens in/out:      {int(snapshot.counter('llm.input_tokens'))} / {int(snapshot.counter('llm.output_tokens'))}")
         print("\nSample results")
-        for sample in read_samples(bootstrap, topics["output"], arguments.samples):
+        for sample in read_samples(bootstrap, topics["output"], min(arguments.samples, int(processed))):
             print("  " + json.dumps({"id": sample["id"], "result": sample["result"]}, ensure_ascii=False))
         return 0 if processed + dead >= total else 1
 

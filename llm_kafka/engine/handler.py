@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_kafka.errors import LLMProviderError, ProcessingError, StructuredOutputError
-from llm_kafka.messages import MessageFormat, encode_json
+from llm_kafka.messages import DEFAULT_MESSAGE_TYPE, MessageFormat, encode_json
 from llm_kafka.processor import BaseProcessor, ProcessingContext, RecordInfo
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,11 @@ class ProcessorRouter:
     def select(self, route: str) -> BaseProcessor:
         """Return the processor for ``route``; raise ``ProcessingError`` if there is none."""
         processor = self.routes.get(route, self.default)
+        if processor is None and route == DEFAULT_MESSAGE_TYPE:
+            raise ProcessingError(
+                f"message has no type and the pipeline has no default processor; set its type to one of: "
+                f"{', '.join(sorted(self.routes))}"
+            )
         if processor is None:
             raise ProcessingError(
                 f"no processor for message type {route!r}; known types: {', '.join(sorted(self.routes))}"

@@ -20,6 +20,9 @@ from llm_kafka.errors import CommitError, KafkaError
 
 logger = logging.getLogger(__name__)
 
+# librdkafka's own log lines go through Python logging instead of straight to stderr.
+LIBRDKAFKA_LOGGER = logging.getLogger("llm_kafka.librdkafka")
+
 PartitionsCallback = Callable[[list[tuple[str, int]]], None]
 
 
@@ -42,6 +45,7 @@ class KafkaConsumerWorker:
         self._config = settings.consumer_config()
         self._config.setdefault("partition.assignment.strategy", "cooperative-sticky")
         self._config.setdefault("error_cb", self._log_client_error)
+        self._config.setdefault("logger", LIBRDKAFKA_LOGGER)
         self._on_assign = on_assign
         self._on_revoke = on_revoke
         self._on_lost = on_lost

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException, Message, Producer
 
 from llm_kafka.config import KafkaSettings
 from llm_kafka.errors import DeliveryError, OutputTooLargeError
+from llm_kafka.kafka.consumer import LIBRDKAFKA_LOGGER
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class KafkaProducerWorker:
     def __init__(self, settings: KafkaSettings, *, poll_interval_s: float = 0.05) -> None:
         config = settings.producer_config()
         config.setdefault("error_cb", self._log_client_error)
+        config.setdefault("logger", LIBRDKAFKA_LOGGER)
         self._producer = Producer(config)
         self._poll_interval_s = poll_interval_s
         self._stopping = threading.Event()

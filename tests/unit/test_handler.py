@@ -117,3 +117,11 @@ def test_processor_exception_names_hook() -> None:
 def test_router_requires_a_processor() -> None:
     with pytest.raises(ValueError):
         ProcessorRouter({}, None)
+
+
+def test_missing_type_without_default_explains_fix() -> None:
+    outcome = handle({"shout": AsyncUpper()}, b'{"id": "1", "content": "x"}')
+
+    assert isinstance(outcome, Failure)
+    assert "message has no type" in str(outcome.error)
+    assert "shout" in str(outcome.error)
