@@ -50,11 +50,12 @@ class MetricsCollector:
 
     ``start_timer(name)`` and ``stop_timer(name)`` measure one span of work per name and
     thread; ``stop_timer`` returns the seconds elapsed. For overlapping work, use
-    ``record_duration`` with your own measurement.
+    ``record_duration`` with your own measurement. ``meter`` defaults to the global
+    OpenTelemetry meter provider's ``llm_kafka`` meter.
     """
 
-    def __init__(self, meter_name: str = "llm_kafka") -> None:
-        self._meter = otel_metrics.get_meter(meter_name)
+    def __init__(self, meter: otel_metrics.Meter | None = None) -> None:
+        self._meter = meter or otel_metrics.get_meter("llm_kafka")
         self._lock = threading.Lock()
         self._counters: dict[str, float] = defaultdict(float)
         self._timers: dict[str, TimerStats] = defaultdict(TimerStats)
