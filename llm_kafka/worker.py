@@ -205,6 +205,7 @@ class PipelineWorker:
         self._metrics.increment("rebalances.assigned", len(partitions))
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        self._metrics.increment("rebalances.revoked", len(partitions))
         # Deliveries of revoked partitions' records must finish before their final commit.
         remaining = self._producer.flush(self._settings.shutdown_timeout_s)
         if remaining:
