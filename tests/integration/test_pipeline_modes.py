@@ -172,3 +172,28 @@ def test_auto_commit_setting_is_rejected_at_construction(bootstrap_servers: str)
             kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g", consumer={"enable.auto.commit": True}),
             settings=PipelineSettings(input_topics=["a"], output_topic="b", dead_letter_topic="c"),
         )
+
+
+class Sleepy(BaseProcessor):
+    async def process(self, data: Any, context: ProcessingContext) -> Any:
+        if data == "slow":
+            await asyncio.sleep(30)
+        return data
+
+
+def test_message_over_timeout_goes_to_dead_letter(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+    topics = topics_for(new_topic)
+    records = [(b"slow", json.dumps({"id": "s", "content": "slow"}).encode()), (b"fast", json.dumps({"id": "f", "content": "fast"}).encode())]
+    produce(bootstrap_servers, topics["input"], records)
+    settings = pipeline_settings(topics).model_copy(update={"message_timeout_s": 1.0})
+    pipeline = Pipeline(Sleepy(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-timeout"), settings=settings)
+    pipeline.start()
+    try:
+        assert wait_until(settled(pipeline, 2), 60)
+    finally:
+        pipeline.stop(timeout=60)
+
+    dead = read_all(bootstrap_servers, topics["dlq"], 1)
+    assert [r.key for r in dead] == [b"slow"]
+    assert dead[0].headers[dlq.HEADER_ERROR_TYPE] == b"TimeoutError"
+    assert [r.key for r in read_all(bootstrap_servers, topics["output"], 1)] == [b"fast"]
