@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from llm_kafka import Pipeline
+
 
 @dataclass(frozen=True)
 class ReadRecord:
@@ -111,3 +113,19 @@ def wait_until(condition, timeout_s: float, interval_s: float = 0.2) -> bool:  #
             return True
         time.sleep(interval_s)
     return bool(condition())
+
+
+def is_settled(pipeline: Pipeline, expected: int) -> bool:
+    """Return whether ``expected`` records are processed or dead-lettered."""
+    snapshot = pipeline.metrics.snapshot()
+    return snapshot.counter("messages.processed") + snapshot.counter("messages.dead_lettered") >= expected
+
+
+def run_until_settled(pipeline: Pipeline, expected: int, timeout_s: float = 60.0) -> None:
+    """Run ``pipeline`` on its thread until ``expected`` records are processed or dead-lettered."""
+    pipeline.start()
+    try:
+        assert wait_until(lambda: is_settled(pipeline, expected), timeout_s), f"pipeline did not settle: {pipeline.metrics.snapshot().counters}"
+    finally:
+        pipeline.stop(timeout=60)
+    assert pipeline.error is None, pipeline.error

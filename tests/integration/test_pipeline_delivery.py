@@ -11,7 +11,7 @@ import pytest
 from llm_kafka import KafkaSettings, Pipeline, PipelineSettings
 from llm_kafka.kafka import dead_letter as dlq
 
-from .kafka_io import committed_offsets, end_offsets, produce, read_all, wait_until
+from .kafka_io import committed_offsets, end_offsets, produce, read_all, run_until_settled, wait_until
 from .processors import EchoProcessor
 
 pytestmark = pytest.mark.kafka
@@ -38,19 +38,6 @@ def make_pipeline(bootstrap: str, group: str, topics: dict[str, str]) -> Pipelin
             commit_interval_s=0.5,
         ),
     )
-
-
-def run_until_settled(pipeline: Pipeline, expected: int, timeout_s: float = 60.0) -> None:
-    pipeline.start()
-    try:
-        def settled() -> bool:
-            snapshot = pipeline.metrics.snapshot()
-            return snapshot.counter("messages.processed") + snapshot.counter("messages.dead_lettered") >= expected
-
-        assert wait_until(settled, timeout_s), f"pipeline did not settle: {pipeline.metrics.snapshot().counters}"
-    finally:
-        pipeline.stop(timeout=60)
-    assert pipeline.error is None
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from llm_kafka import BaseProcessor, KafkaSettings, LLMClient, Pipeline, Pipelin
 from llm_kafka.kafka import dead_letter as dlq
 from llm_kafka.testing.llm_server import LocalLLMServer
 
-from .kafka_io import produce, read_all, wait_until
+from .kafka_io import produce, read_all, run_until_settled
 from .processors import LLMEchoProcessor
 
 pytestmark = pytest.mark.kafka
@@ -48,15 +48,7 @@ def run_pipeline(
         settings=PipelineSettings(input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]),
         llm=llm,
     )
-    pipeline.start()
-    try:
-        def settled() -> bool:
-            snapshot = pipeline.metrics.snapshot()
-            return snapshot.counter("messages.processed") + snapshot.counter("messages.dead_lettered") >= expected
-
-        assert wait_until(settled, 60)
-    finally:
-        pipeline.stop(timeout=60)
+    run_until_settled(pipeline, expected)
     return pipeline
 
 

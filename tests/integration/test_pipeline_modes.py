@@ -21,7 +21,7 @@ from llm_kafka import (
 )
 from llm_kafka.kafka import dead_letter as dlq
 
-from .kafka_io import produce, read_all, wait_until
+from .kafka_io import is_settled, produce, read_all, run_until_settled
 from .processors import EchoProcessor
 
 pytestmark = pytest.mark.kafka
@@ -35,14 +35,6 @@ def pipeline_settings(topics: dict[str, str]) -> PipelineSettings:
     return PipelineSettings(
         input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"], commit_interval_s=0.5
     )
-
-
-def settled(pipeline: Pipeline, expected: int) -> Callable[[], bool]:
-    def check() -> bool:
-        snapshot = pipeline.metrics.snapshot()
-        return snapshot.counter("messages.processed") + snapshot.counter("messages.dead_lettered") >= expected
-
-    return check
 
 
 def test_arun_runs_inside_application_loop(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
@@ -60,7 +52,7 @@ def test_arun_runs_inside_application_loop(bootstrap_servers: str, new_topic: Ca
     async def application() -> asyncio.AbstractEventLoop:
         task = asyncio.create_task(pipeline.arun())
         for _ in range(300):
-            if settled(pipeline, 5)():
+            if is_settled(pipeline, 5):
                 break
             await asyncio.sleep(0.1)
         task.cancel()
@@ -116,11 +108,7 @@ def test_custom_format_routes_and_shapes_output(bootstrap_servers: str, new_topi
         settings=pipeline_settings(topics),
         message_format=OrderFormat(),
     )
-    pipeline.start()
-    try:
-        assert wait_until(settled(pipeline, 3), 60)
-    finally:
-        pipeline.stop(timeout=60)
+    run_until_settled(pipeline, 3)
 
     outputs = read_all(bootstrap_servers, topics["output"], 1)
     dead = {r.key: r for r in read_all(bootstrap_servers, topics["dlq"], 2)}
@@ -144,11 +132,7 @@ def test_output_over_producer_limit_goes_to_dead_letter(bootstrap_servers: str, 
         kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-huge", producer={"message.max.bytes": 20_000}),
         settings=pipeline_settings(topics),
     )
-    pipeline.start()
-    try:
-        assert wait_until(settled(pipeline, 2), 60)
-    finally:
-        pipeline.stop(timeout=60)
+    run_until_settled(pipeline, 2)
 
     dead = read_all(bootstrap_servers, topics["dlq"], 1)
     assert [r.key for r in read_all(bootstrap_servers, topics["output"], 1)] == [b"small"]
@@ -187,11 +171,7 @@ def test_message_over_timeout_goes_to_dead_letter(bootstrap_servers: str, new_to
     produce(bootstrap_servers, topics["input"], records)
     settings = pipeline_settings(topics).model_copy(update={"message_timeout_s": 1.0})
     pipeline = Pipeline(Sleepy(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-timeout"), settings=settings)
-    pipeline.start()
-    try:
-        assert wait_until(settled(pipeline, 2), 60)
-    finally:
-        pipeline.stop(timeout=60)
+    run_until_settled(pipeline, 2)
 
     dead = read_all(bootstrap_servers, topics["dlq"], 1)
     assert [r.key for r in dead] == [b"slow"]
