@@ -79,12 +79,6 @@ class PipelineWorker:
         self._consumer = consumer_factory(
             on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
-        self.polls = 0
-
-    @property
-    def offsets(self) -> OffsetTracker:
-        """The tracker of pending offsets, for inspection."""
-        return self._offsets
 
     def request_stop(self) -> None:
         """Ask the loop to finish the current record and shut down; returns at once."""
@@ -98,7 +92,6 @@ class PipelineWorker:
         try:
             while not self._stop.is_set() and self._fatal is None:
                 message = self._consumer.poll(self._settings.poll_timeout_s)
-                self.polls += 1
                 if message is not None:
                     self._process(message)
                 if time.monotonic() >= next_commit:

@@ -82,12 +82,6 @@ class ProcessorRouter:
             )
         return processor
 
-    def processors(self) -> list[BaseProcessor]:
-        """Return every distinct processor, default included."""
-        found = list(self.routes.values()) + ([self.default] if self.default is not None else [])
-        unique: dict[int, BaseProcessor] = {id(p): p for p in found}
-        return list(unique.values())
-
 
 class MessageHandler:
     """Runs one record through the pipeline's steps and returns its ``Outcome``.

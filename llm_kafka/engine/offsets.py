@@ -60,11 +60,6 @@ class OffsetTracker:
             state.pending.discard(offset)
             return True
 
-    def pending_count(self) -> int:
-        """Return the number of pending offsets across all partitions."""
-        with self._lock:
-            return sum(len(state.pending) for state in self._partitions.values())
-
     def commit_candidates(self) -> dict[TopicPartition, int]:
         """Return the offset to commit per partition, for partitions whose offset moved."""
         with self._lock:

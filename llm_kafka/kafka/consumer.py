@@ -96,15 +96,6 @@ class KafkaConsumerWorker:
             details = ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed)
             raise CommitError(f"commit failed for {details}")
 
-    def committed(self, partitions: Iterable[tuple[str, int]], timeout: float = 10.0) -> dict[tuple[str, int], int]:
-        """Return the group's committed offsets for ``partitions`` (-1001 when none)."""
-        result = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=timeout)
-        return {(tp.topic, tp.partition): tp.offset for tp in result}
-
-    def assignment(self) -> list[tuple[str, int]]:
-        """Return the partitions currently assigned to this consumer."""
-        return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
-
     def close(self) -> None:
         """Leave the group and close the client; safe to call twice."""
         if self._closed:

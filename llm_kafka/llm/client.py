@@ -7,6 +7,7 @@ calling thread; ``acomplete`` runs on the caller's event loop.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -53,7 +54,7 @@ class LLMClient:
     the client at an OpenAI- or Anthropic-compatible server instead. Example::
 
         client = LLMClient("openai", "gpt-4o-mini")
-        answer = client.complete("Say hello", system="Be brief").text
+        text = client.complete("Say hello", system="Be brief").text
     """
 
     def __init__(
@@ -113,7 +114,7 @@ class LLMClient:
         )
 
     def complete(self, prompt: MessagesArgument, **options: Any) -> LLMResponse:
-        """Return the model's answer to ``prompt`` (a string or a list of messages).
+        """Return the model's response to ``prompt`` (a string or a list of messages).
 
         Retries retryable errors under ``retry_policy``; raises ``LLMProviderError`` otherwise.
         """
@@ -152,7 +153,7 @@ class LLMClient:
         return self._finish(response, attempts)
 
     def structured(self, prompt: MessagesArgument, output_model: type[ModelT], **options: Any) -> ModelT:
-        """Return the answer to ``prompt`` as a validated ``output_model``.
+        """Return the model's response to ``prompt`` as a validated ``output_model``.
 
         Raises ``StructuredOutputError`` (not retryable) with the raw output if it does not validate.
         """
@@ -187,14 +188,7 @@ class LLMClient:
         self.metrics.increment("llm.output_tokens", response.usage.output_tokens, attributes)
         if attempts > 1:
             self.metrics.increment("llm.retries", attempts - 1, attributes)
-        return LLMResponse(
-            text=response.text,
-            model=response.model,
-            provider=response.provider,
-            usage=response.usage,
-            finish_reason=response.finish_reason,
-            attempts=attempts,
-        )
+        return dataclasses.replace(response, attempts=attempts)
 
     def _count_error(self, request: LLMRequest, error: LLMProviderError) -> None:
         self.metrics.increment(

@@ -41,15 +41,12 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
 
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
-
 
 @dataclass(frozen=True)
 class LLMResponse:
     """The text a model returned, with usage and identity.
 
-    ``text`` contains the JSON text of the structured answer when ``json_schema`` was requested.
+    ``text`` contains the JSON text of the structured output when ``json_schema`` was requested.
     ``finish_reason`` is the provider's own value (``stop``, ``length``, ``end_turn``, ...).
     """
 

@@ -20,6 +20,7 @@ from llm_kafka.testing.llm_server.responses import (
     ChatRequest,
     RequestError,
     estimate_tokens,
+    message_texts,
     split_into_chunks,
 )
 
@@ -36,17 +37,7 @@ def parse_message_request(body: dict[str, Any]) -> ChatRequest:
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise RequestError(400, f"invalid 'max_tokens' {max_tokens!r}: expected an integer >= 1")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestError(400, "invalid 'messages': expected a non-empty array of message objects")
-    if not all(isinstance(message, dict) for message in messages):
-        raise RequestError(400, "invalid 'messages': every message must be an object")
-
-    texts = [_content_text(message.get("content")) for message in messages]
-    user_texts = [
-        text for message, text in zip(messages, texts, strict=True) if message.get("role") == "user"
-    ]
-    prompt = user_texts[-1] if user_texts else texts[-1]
+    texts, prompt = message_texts(body, _content_text)
     system_text = _content_text(body.get("system"))
     input_tokens = estimate_tokens(system_text) + sum(estimate_tokens(text) for text in texts)
 

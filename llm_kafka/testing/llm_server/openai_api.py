@@ -23,6 +23,7 @@ from llm_kafka.testing.llm_server.responses import (
     ChatRequest,
     RequestError,
     estimate_tokens,
+    message_texts,
     split_into_chunks,
 )
 
@@ -35,17 +36,7 @@ MODEL_IDS = ("local-chat", "local-embedding")
 def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
     """Parse a `POST /v1/chat/completions` body; raise RequestError if it is invalid."""
     model = _require_model(body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestError(400, "invalid 'messages': expected a non-empty array of message objects")
-    if not all(isinstance(message, dict) for message in messages):
-        raise RequestError(400, "invalid 'messages': every message must be an object")
-
-    texts = [_content_text(message.get("content")) for message in messages]
-    user_texts = [
-        text for message, text in zip(messages, texts, strict=True) if message.get("role") == "user"
-    ]
-    prompt = user_texts[-1] if user_texts else texts[-1]
+    texts, prompt = message_texts(body, _content_text)
 
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):

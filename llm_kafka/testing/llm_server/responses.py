@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,25 @@ class RequestError(ValueError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def message_texts(body: dict[str, Any], content_text: Callable[[Any], str]) -> tuple[list[str], str]:
+    """Validate ``body["messages"]`` and return the text of each message and the prompt.
+
+    The prompt is the text of the last user message, or of the last message when no message
+    has the user role. ``content_text`` turns one message's content into text for its API.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError(400, "invalid 'messages': expected a non-empty array of message objects")
+    if not all(isinstance(message, dict) for message in messages):
+        raise RequestError(400, "invalid 'messages': every message must be an object")
+
+    texts = [content_text(message.get("content")) for message in messages]
+    user_texts = [
+        text for message, text in zip(messages, texts, strict=True) if message.get("role") == "user"
+    ]
+    return texts, user_texts[-1] if user_texts else texts[-1]
 
 
 @dataclass(frozen=True)
