@@ -63,7 +63,7 @@ def decode_json_object(value: bytes | None) -> dict[str, Any]:
     return payload
 
 
-def validate_model(model: type[ModelT], data: Any, what: str) -> ModelT:
+def validate_model(model: type[ModelT], data: Any, subject: str) -> ModelT:
     """Validate ``data`` as ``model``, raising ``MessageValidationError`` that names the bad fields."""
     try:
         return model.model_validate(data)
@@ -72,7 +72,7 @@ def validate_model(model: type[ModelT], data: Any, what: str) -> ModelT:
         details = "; ".join(
             f"{field}: {item['msg']}" for field, item in zip(fields, error.errors(), strict=True)
         )
-        raise MessageValidationError(f"invalid {what}: {details}", fields=fields) from error
+        raise MessageValidationError(f"invalid {subject}: {details}", fields=fields) from error
 
 
 def encode_json(payload: Any) -> bytes:

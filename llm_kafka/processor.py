@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RecordInfo:
-    """Where a message came from in Kafka."""
+    """The Kafka source of a message: topic, partition, offset, key, headers and timestamp."""
 
     topic: str
     partition: int
@@ -38,7 +38,7 @@ class RecordInfo:
 
 @dataclass
 class ProcessingContext:
-    """What a hook knows about the message being processed.
+    """The state a hook receives about the message being processed.
 
     ``llm`` is the pipeline's ``LLMClient``; ``message`` is the validated input, set once
     ``validate_message`` has returned.

@@ -1,4 +1,4 @@
-"""A processor that asks an LLM for a structured reading of one drug review.
+"""A processor that requests a structured reading of one drug review from an LLM.
 
 The model returns sentiment, the side effects the patient mentions, and the condition
 treated; the answer is validated with the ``ReviewAnalysis`` model before it is written.
@@ -30,7 +30,7 @@ class DrugReviewInput(BaseModel):
 
 
 class ReviewAnalysis(BaseModel):
-    """What the model must return for one review."""
+    """The structured output the model must return for one review."""
 
     sentiment: Literal["positive", "neutral", "negative"]
     side_effects: list[str] = Field(description="Side effects the patient mentions.")

@@ -2,8 +2,8 @@
 
 It produces the reviews to an input topic, runs the pipeline with ``DrugReviewProcessor``,
 shows progress, and ends with a summary and sample results. The broker is the one named by
-KAFKA_BOOTSTRAP_SERVERS or a local Apache Kafka it starts; the LLM is OpenAI or Anthropic
-when their API key is set, otherwise the project's local LLM server.
+KAFKA_BOOTSTRAP_SERVERS, or a local Apache Kafka that the demo starts. The LLM is OpenAI or
+Anthropic when their API key is set, otherwise the project's local LLM server.
 
     python -m examples.drug_reviews.run [--limit N] [--input-file messages.jsonl]
 

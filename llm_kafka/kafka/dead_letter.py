@@ -1,4 +1,4 @@
-"""Dead-letter records: the original record unchanged plus headers that say why it failed.
+"""Dead-letter records: the original record unchanged, plus headers that explain the failure.
 
 The key, value bytes and headers of the input are kept as they were, so a replay can send
 the record back unchanged. The added headers all start with ``llm_kafka.`` and hold UTF-8
@@ -23,13 +23,13 @@ HEADER_MESSAGE_ID = "llm_kafka.message.id"
 HEADER_RAW_OUTPUT = "llm_kafka.error.raw_output"
 
 # Kafka headers have no size limit of their own, but the record must fit the producer's
-# message.max.bytes; a long traceback or model output is cut to this many characters.
+# message.max.bytes. So a long error message or model output is cut to this many characters.
 _MAX_HEADER_TEXT = 4000
 
 
 @dataclass(frozen=True)
 class FailureInfo:
-    """Why a message failed, as written to the dead-letter headers."""
+    """The failure details written to the dead-letter headers."""
 
     error_type: str
     error_message: str

@@ -33,7 +33,7 @@ class CircuitState(str, enum.Enum):
 StateListener = Callable[["CircuitBreaker", CircuitState, CircuitState], None]
 """Called as ``listener(breaker, old_state, new_state)`` after each transition, outside the lock."""
 
-# Errors that are the caller's fault say nothing about the provider's health.
+# Errors that are the caller's fault tell nothing about the provider's health.
 _CALLER_ERRORS: tuple[type[BaseException], ...] = (InvalidRequestError, StructuredOutputError)
 
 

@@ -1,6 +1,6 @@
 """Retry with exponential backoff and full jitter, honouring a server's ``retry_after``.
 
-``RetryPolicy`` holds the numbers; ``retry`` wraps a plain or ``async def`` function.
+``RetryPolicy`` contains the numbers, and ``retry`` wraps a plain or ``async def`` function.
 Only errors for which ``is_retryable`` is true are retried, so a bad request fails at
 once. Every retry decision is one debug log line with its reason.
 """
@@ -33,7 +33,7 @@ class RetryPolicy:
     The wait before attempt ``n + 1`` is ``uniform(0, min(max_delay, base_delay * 2**(n-1)))``
     (full jitter, from ``backoff.full_jitter``). A server's ``retry_after`` replaces it when
     longer, is never shortened by jitter, and is capped at ``max_retry_after``: a server that
-    asks for a longer wait than the cap ends the retries, because one message should not hold
+    requests a longer wait than the cap ends the retries, because one message should not hold
     a worker for minutes.
     """
 

@@ -34,7 +34,11 @@ from llm_kafka.testing.llm_server.responses import (
     embedding_vector,
 )
 from llm_kafka.testing.llm_server.schema_values import SchemaError
-from llm_kafka.testing.llm_server.stats import DEFAULT_RECENT_PROMPTS, ServerStats, StatsRecorder
+from llm_kafka.testing.llm_server.stats import (
+    DEFAULT_RECENT_PROMPTS,
+    ServerStats,
+    StatsRecorder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm
-        # and the client's delayed ACK add about 40 ms to every answer.
+        # and the client's delayed ACK add about 40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.app._track(self.connection)
 
