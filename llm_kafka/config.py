@@ -6,7 +6,7 @@ the setting and the fix, instead of being silently overridden.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -123,8 +123,71 @@ class PipelineSettings(BaseModel):
     shutdown_timeout_s: float = Field(
         default=30.0,
         gt=0,
-        description="Seconds stop() waits for the current message and pending deliveries.",
+        description=(
+            "Seconds stop() waits for in-flight messages and pending deliveries. Work still "
+            "running then is abandoned uncommitted and processed again after a restart."
+        ),
     )
     worker_threads: int = Field(
-        default=8, ge=1, description="Threads that run plain (non-async) processor hooks."
+        default=32,
+        ge=1,
+        description=(
+            "Threads that run plain (non-async) processor hooks. It caps how many plain hooks "
+            "run at once, whatever max_in_flight says; async hooks do not use these threads."
+        ),
     )
+    max_in_flight: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "Most messages processed at once across all partitions. LLM calls mostly wait, so "
+            "this sets throughput: about max_in_flight / call latency messages per second."
+        ),
+    )
+    ordering: Literal["key", "partition", "unordered"] = Field(
+        default="key",
+        description=(
+            "key: messages with the same key are processed one after another, other keys in "
+            "parallel (a null key orders with nothing). partition: one message at a time per "
+            "partition. unordered: any message may run beside any other. Outputs can be "
+            "produced in a different order from the inputs in every mode except partition."
+        ),
+    )
+    max_buffered: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most consumed messages waiting for a free slot or for an earlier message with the "
+            "same key; partitions are paused when it is reached. Defaults to max_in_flight. "
+            "Memory is bounded by max_in_flight + max_buffered messages plus the client's prefetch."
+        ),
+    )
+    revoke_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Seconds a revoke waits for in-flight work of the revoked partitions before "
+            "committing what is done. Work that finishes later is dropped and replayed by the "
+            "new owner. Keep it well below the group's rebalance timeout."
+        ),
+    )
+    close_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds the consumer's close may take before a watchdog gives up on it and logs "
+            "so; guards against a broker that never answers the leave-group request."
+        ),
+    )
+    commit_metadata: bool = Field(
+        default=True,
+        description=(
+            "Store the offsets already done past the committed one in the commit metadata, so "
+            "that after a crash only unfinished messages are processed again."
+        ),
+    )
+
+    @property
+    def buffer_limit(self) -> int:
+        """The effective ``max_buffered``."""
+        return self.max_buffered or self.max_in_flight

@@ -51,6 +51,8 @@ class ProcessingContext:
     message_id: str | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_kafka.processor"))
     extra: dict[str, Any] = field(default_factory=dict)
+    output_topic: str | None = None
+    """Set by a hook to send this message's output to another topic than the pipeline's."""
 
 
 class BaseProcessor:

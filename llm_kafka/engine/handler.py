@@ -28,11 +28,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Success:
-    """The record was processed; ``value`` is the encoded output record."""
+    """The record was processed; ``value`` is the encoded output record.
+
+    ``topic`` overrides the pipeline's output topic when a hook chose one; ``headers`` are
+    added to the output record (tracing context, for example).
+    """
 
     value: bytes
     processor: str
     message_id: str | None
+    topic: str | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class Failure:
     message_id: str | None
     hook: str
     attempts: int
+    headers: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def error_type(self) -> str:
@@ -141,7 +148,7 @@ class MessageHandler:
                 record.describe(context.message_id),
             )
             return Failure(error, context.processor, context.message_id, hook, attempts)
-        return Success(output, context.processor, context.message_id)
+        return Success(output, context.processor, context.message_id, topic=context.output_topic)
 
     async def _call(self, hook: Callable[[Any, ProcessingContext], Any], value: Any, context: ProcessingContext) -> Any:
         if inspect.iscoroutinefunction(hook):

@@ -39,6 +39,7 @@ class MetricsSnapshot:
 
     counters: dict[str, float] = field(default_factory=dict)
     timers: dict[str, TimerStats] = field(default_factory=dict)
+    gauges: dict[str, float] = field(default_factory=dict)
 
     def counter(self, name: str) -> float:
         """Return the total of counter ``name`` over all attributes, 0 if never incremented."""
@@ -62,6 +63,8 @@ class MetricsCollector:
         self._started = threading.local()
         self._otel_counters: dict[str, Any] = {}
         self._otel_histograms: dict[str, Any] = {}
+        self._gauges: dict[str, float] = {}
+        self._otel_gauges: dict[str, Any] = {}
 
     def increment(self, name: str, value: float = 1, attributes: Attributes | None = None) -> None:
         """Add ``value`` to counter ``name``."""
@@ -72,6 +75,16 @@ class MetricsCollector:
                 instrument = self._meter.create_counter(f"llm_kafka.{name}")
                 self._otel_counters[name] = instrument
         instrument.add(value, attributes=dict(attributes or {}))
+
+    def set_gauge(self, name: str, value: float, attributes: Attributes | None = None) -> None:
+        """Set gauge ``name`` to ``value`` (a level such as in-flight messages, not a total)."""
+        with self._lock:
+            self._gauges[name] = value
+            instrument = self._otel_gauges.get(name)
+            if instrument is None:
+                instrument = self._meter.create_gauge(f"llm_kafka.{name}")
+                self._otel_gauges[name] = instrument
+        instrument.set(value, attributes=dict(attributes or {}))
 
     def start_timer(self, name: str) -> None:
         """Start timer ``name`` for the calling thread."""
@@ -111,4 +124,5 @@ class MetricsCollector:
             return MetricsSnapshot(
                 counters=dict(self._counters),
                 timers={name: TimerStats(s.count, s.total, s.max) for name, s in self._timers.items()},
+                gauges=dict(self._gauges),
             )
