@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import inspect
 import logging
@@ -21,6 +22,7 @@ from typing import Any
 
 from llm_kafka.errors import LLMProviderError, ProcessingError, StructuredOutputError
 from llm_kafka.messages import DEFAULT_MESSAGE_TYPE, MessageFormat, encode_json
+from llm_kafka.observability.tracing import MessageTracer, record_outcome, trace_headers
 from llm_kafka.processor import BaseProcessor, ProcessingContext, RecordInfo
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,8 @@ class MessageHandler:
     """Runs one record through the pipeline's steps and returns its ``Outcome``.
 
     ``handle`` never raises for a bad record or a failing hook; only cancellation propagates.
+    Each record gets one processing span from ``tracer`` (see ``MessageTracer``), current
+    while the hooks run, and the outcome's ``headers`` carry that span's trace context.
     """
 
     def __init__(
@@ -102,14 +106,23 @@ class MessageHandler:
         message_format: MessageFormat[Any],
         executor: Executor,
         llm: Any = None,
+        tracer: MessageTracer | None = None,
     ) -> None:
         self._router = router
         self._format = message_format
         self._executor = executor
         self._llm = llm
+        self._tracer = tracer or MessageTracer()
 
     async def handle(self, record: RecordInfo, value: bytes | None) -> Outcome:
         """Process one record; return ``Success`` with the output bytes or ``Failure``."""
+        with self._tracer.process_span(record) as span:
+            outcome = await self._run_hooks(record, value)
+            error = outcome.error if isinstance(outcome, Failure) else None
+            record_outcome(span, processor=outcome.processor, message_id=outcome.message_id, error=error)
+            return dataclasses.replace(outcome, headers=(*outcome.headers, *trace_headers()))
+
+    async def _run_hooks(self, record: RecordInfo, value: bytes | None) -> Outcome:
         started = time.perf_counter()
         context = ProcessingContext(record=record, processor="-", llm=self._llm)
         hook = "parse"
