@@ -68,7 +68,7 @@ def start_prometheus_endpoint(
         ) from error
 
     registry = prometheus_client.CollectorRegistry()
-    provider = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+    provider = MeterProvider(metric_readers=[PrometheusMetricReader(scope_info_enabled=False, registry=registry)])
     try:
         server, thread = prometheus_client.start_http_server(port, addr=host, registry=registry)
     except OSError as error:

@@ -46,3 +46,70 @@ def test_extra_librdkafka_properties_pass_through() -> None:
     config = settings(consumer={"max.poll.interval.ms": 60000}).consumer_config()
 
     assert config["max.poll.interval.ms"] == 60000
+
+
+def test_repr_hides_sasl_and_ssl_passwords() -> None:
+    kafka = settings(
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="svc",
+        sasl_password="hunter2-sasl",
+        ssl_certificate_location="/etc/cert.pem",
+        ssl_key_location="/etc/key.pem",
+        ssl_key_password="hunter2-key",
+        consumer={"ssl.keystore.password": "hunter2-store"},
+        properties={"sasl.oauthbearer.client.secret": "hunter2-oauth"},
+    )
+
+    for text in (repr(kafka), str(kafka)):
+        assert "hunter2" not in text
+    assert "svc" in repr(kafka)
+
+
+def test_security_fields_become_librdkafka_properties() -> None:
+    kafka = settings(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", sasl_username="svc", sasl_password="pw-123456")
+
+    for config in (kafka.consumer_config(), kafka.producer_config()):
+        assert config["security.protocol"] == "SASL_SSL"
+        assert config["sasl.mechanism"] == "PLAIN"
+        assert config["sasl.username"] == "svc"
+        assert config["sasl.password"] == "pw-123456"
+
+
+def test_dotted_security_properties_pass_through() -> None:
+    kafka = settings(
+        properties={"security.protocol": "SASL_SSL", "sasl.mechanisms": "PLAIN", "sasl.username": "u", "sasl.password": "p"}
+    )
+
+    assert kafka.consumer_config()["sasl.username"] == "u"
+    assert kafka.producer_config()["security.protocol"] == "SASL_SSL"
+
+
+def test_sasl_without_sasl_protocol_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="security_protocol to SASL_SSL"):
+        settings(sasl_username="svc", sasl_password="pw").consumer_config()
+
+
+def test_sasl_username_without_password_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="sasl.password is missing"):
+        settings(security_protocol="SASL_SSL", sasl_username="svc").consumer_config()
+
+
+def test_conflicting_security_setting_is_rejected() -> None:
+    kafka = settings(security_protocol="SSL", properties={"security.protocol": "SASL_SSL"})
+
+    with pytest.raises(ConfigurationError, match="security.protocol is set twice"):
+        kafka.producer_config()
+
+
+def test_acks_in_shared_properties_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="acks"):
+        settings(properties={"acks": 1}).producer_config()
+
+
+def test_secret_values_lists_every_credential() -> None:
+    kafka = settings(
+        security_protocol="SASL_SSL", sasl_username="u", sasl_password="pw-sasl", producer={"ssl.key.password": "pw-key"}
+    )
+
+    assert sorted(kafka.secret_values()) == ["pw-key", "pw-sasl"]
