@@ -84,8 +84,14 @@ def trace_headers(context: otel_context.Context | None = None) -> tuple[tuple[st
 def replace_trace_headers(
     headers: KafkaHeaders, context: otel_context.Context | None = None
 ) -> list[tuple[str, bytes | str | None]]:
-    """Return ``headers`` without propagation headers, followed by those of ``context``."""
+    """Return ``headers`` without propagation headers, followed by those of ``context``.
+
+    Returns ``headers`` unchanged when ``context`` has nothing to propagate (no SDK
+    installed, or no valid span), so an existing trace is never dropped.
+    """
     added = trace_headers(context)
+    if not added:
+        return list(headers)
     names = {name for name, _ in added} | set(propagate.get_global_textmap().fields)
     kept = [(name, value) for name, value in headers if name.lower() not in names]
     return [*kept, *added]
