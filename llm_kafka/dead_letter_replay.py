@@ -29,7 +29,11 @@ from opentelemetry import trace
 from llm_kafka.config import KafkaSettings
 from llm_kafka.errors import CommitError, ConfigurationError, DeliveryError, KafkaError
 from llm_kafka.kafka import dead_letter
-from llm_kafka.observability.tracing import TRACER_NAME, extract_context, replace_trace_headers
+from llm_kafka.observability.tracing import (
+    TRACER_NAME,
+    extract_context,
+    replace_trace_headers,
+)
 
 logger = logging.getLogger(__name__)
 

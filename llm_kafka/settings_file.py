@@ -36,7 +36,7 @@ from llm_kafka.errors import ConfigurationError
 CONFIG_PATH_ENV = "LLM_KAFKA_CONFIG"
 """Environment variable naming the settings file when ``load_settings`` gets no path."""
 
-_FILE_VALUES: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("llm_kafka_file_values", default={})
+_FILE_VALUES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("llm_kafka_file_values", default=None)
 
 
 def read_settings_file(path: str | Path) -> dict[str, Any]:
@@ -93,10 +93,10 @@ class _FileSource(PydanticBaseSettingsSource):
     """The values of the file being loaded, with lower priority than the environment."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return _FILE_VALUES.get().get(field_name), field_name, False
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_FILE_VALUES.get())
+        return dict(_FILE_VALUES.get() or {})
 
 
 class _FileSettings(Settings):

@@ -187,8 +187,8 @@ def run_command(arguments: argparse.Namespace) -> int:
         logger.info("running %s", arguments.target)
         try:
             pipeline.run()
-        except Exception as error:
-            logger.exception("pipeline stopped with an error: %s", error)
+        except Exception:
+            logger.exception("pipeline stopped with an error")
             return 1
     return 0
 

@@ -15,7 +15,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from llm_kafka import BaseProcessor, KafkaSettings, MetricsCollector, Pipeline, PipelineSettings, ProcessingContext
+from llm_kafka import (
+    BaseProcessor,
+    KafkaSettings,
+    MetricsCollector,
+    Pipeline,
+    PipelineSettings,
+    ProcessingContext,
+)
 from llm_kafka.kafka import dead_letter as dlq
 
 from .kafka_io import produce, read_all, run_until_settled
@@ -70,7 +77,7 @@ def span_named(name: str) -> Any:
 
 def parse_traceparent(value: bytes | None) -> tuple[int, int]:
     assert value is not None
-    version, trace_id, span_id, flags = value.decode().split("-")
+    _version, trace_id, span_id, _flags = value.decode().split("-")
     return int(trace_id, 16), int(span_id, 16)
 
 

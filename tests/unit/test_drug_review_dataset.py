@@ -21,8 +21,8 @@ from examples.drug_reviews.dataset import (
     Review,
     clean_review_text,
     fetch_wheel,
-    read_jsonl_records,
     load_reviews,
+    read_jsonl_records,
     review_to_message,
 )
 

@@ -21,7 +21,11 @@ from llm_kafka import (
     RetryPolicy,
     StructuredOutputError,
 )
-from llm_kafka.testing.llm_server import FaultSettings, LocalLLMServer, expected_chat_answer
+from llm_kafka.testing.llm_server import (
+    FaultSettings,
+    LocalLLMServer,
+    expected_chat_answer,
+)
 
 FAST_RETRIES = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
 
