@@ -35,7 +35,7 @@ _SASL_PROTOCOLS = {"SASL_PLAINTEXT", "SASL_SSL"}
 
 
 def is_secret_property(name: str) -> bool:
-    """Return whether librdkafka property ``name`` holds a credential."""
+    """Return whether librdkafka property ``name`` contains a credential."""
     lowered = name.lower()
     return lowered in _SECRET_PROPERTIES or any(word in lowered for word in _SECRET_PROPERTY_WORDS)
 
@@ -57,7 +57,7 @@ class KafkaSettings(BaseModel):
     The security fields are the librdkafka properties of the same name with dots turned
     into underscores (``sasl_username`` is ``sasl.username``). They may instead be given
     with their librdkafka names in ``properties``, ``consumer`` or ``producer``, as in a
-    confluent-kafka configuration dict; giving one both ways with different values is an error.
+    confluent-kafka configuration dict. Giving one both ways with different values is an error.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -388,9 +388,10 @@ class TelemetrySettings(BaseModel):
 class Settings(BaseSettings):
     """All settings of one pipeline, grouped as in a configuration file.
 
-    Values come from, highest priority first: keyword arguments, environment variables
-    (``LLM_KAFKA_KAFKA__BOOTSTRAP_SERVERS``: the prefix, then the group and field joined by
-    ``__``; dict fields take JSON), then the file given to ``llm_kafka.load_settings``.
+    Values come from, highest priority first: keyword arguments, environment variables,
+    then the file given to ``llm_kafka.load_settings``. A variable name is the prefix, then
+    the group and field joined by ``__``, as in ``LLM_KAFKA_KAFKA__BOOTSTRAP_SERVERS``.
+    Dict and list fields take JSON.
     """
 
     model_config = SettingsConfigDict(

@@ -60,12 +60,15 @@ _FAILURE_HEADER_PREFIXES = ("llm_kafka.error.", "llm_kafka.source.")
 # records twice, because their sends may have landed before the commit.
 _COMMIT_EVERY = 500
 
+# How long one send waits for room in a full local producer queue before the run fails.
+_QUEUE_FULL_TIMEOUT_S = 60.0
+
 Headers = list[tuple[str, bytes | None]]
 
 
 @dataclass(frozen=True)
 class ReplayFilter:
-    """Which dead-letter records to replay. Empty fields match every record.
+    """The selection of dead-letter records to replay. Empty fields match every record.
 
     ``since`` and ``until`` compare with the dead-letter record's timestamp, the time it
     was dead-lettered; ``since`` is inclusive and ``until`` exclusive.
@@ -154,8 +157,8 @@ def replay_dead_letters(
     """Send the selected records of ``dead_letter_topic`` back to their source topics.
 
     ``group_id`` defaults to ``<kafka.group_id>.dlq-replay``. Records that do not match
-    ``record_filter`` are skipped and still committed, so that group does not look at them
-    again; replay them later under another ``group_id``. ``limit`` stops the run after that
+    ``record_filter`` are skipped and still committed, so that group does not examine them
+    again. To replay them later, use another ``group_id``. ``limit`` stops the run after that
     many records are replayed. ``dry_run`` selects and reports records without sending or
     committing anything. ``on_record`` is called for each selected record and
     ``on_progress`` after each examined one.
@@ -346,6 +349,7 @@ class _ReplayRun:
             if error is not None:
                 self._delivery_errors.append(f"{position} -> {selected.source_topic}: {error}")
 
+        deadline = time.monotonic() + _QUEUE_FULL_TIMEOUT_S
         while True:
             try:
                 self._producer.produce(
@@ -357,7 +361,13 @@ class _ReplayRun:
                 )
                 break
             except BufferError:
-                self._producer.poll(0.5)  # the local queue is full: serve deliveries, then retry
+                # The local queue is full, so serve delivery reports and try again.
+                if time.monotonic() > deadline:
+                    raise DeliveryError(
+                        f"the producer queue stayed full for {_QUEUE_FULL_TIMEOUT_S:.0f}s while replaying "
+                        f"{position}; is the broker reachable?"
+                    ) from None
+                self._producer.poll(0.5)
             except KafkaException as error:
                 raise DeliveryError(f"replaying {position} to {selected.source_topic} failed: {error}") from error
         self._producer.poll(0)

@@ -57,7 +57,7 @@ def read_settings_file(path: str | Path) -> dict[str, Any]:
     values = _parse_toml(text, path) if suffix == ".toml" else _parse_yaml(text, path)
     if not isinstance(values, dict):
         raise ConfigurationError(
-            f"settings file {path} holds a {type(values).__name__}; expected tables such as [kafka] and [pipeline]"
+            f"settings file {path} contains a {type(values).__name__}; expected tables such as [kafka] and [pipeline]"
         )
     return values
 

@@ -31,7 +31,9 @@ def add_parser(commands: Any) -> None:
             "group, so a second run replays only records dead-lettered since."
         ),
     )
+
     replay.add_argument("--config", "-c", metavar="FILE", help="TOML or YAML settings file (default: $LLM_KAFKA_CONFIG)")
+
     replay.add_argument(
         "--error-type",
         action="append",
@@ -43,13 +45,16 @@ def add_parser(commands: Any) -> None:
         "--since", type=_timestamp, metavar="ISO", help="replay only records dead-lettered at or after this time (ISO 8601; UTC if no offset)"
     )
     replay.add_argument("--until", type=_timestamp, metavar="ISO", help="replay only records dead-lettered before this time")
+
     replay.add_argument("--limit", type=_positive, metavar="N", help="stop after replaying N records")
     replay.add_argument("--dry-run", action="store_true", help="list the records that would be replayed; send and commit nothing")
+
     replay.add_argument(
         "--group",
         metavar="GROUP_ID",
         help="consumer group that stores the replay position (default: <kafka.group_id>.dlq-replay)",
     )
+
     replay.set_defaults(handler=replay_command)
 
 

@@ -2,7 +2,7 @@
 
 The engine reports into a ``HealthState``; ``HealthServer`` serves it for Kubernetes
 probes (``/livez`` and ``/readyz``) from a standard-library HTTP server on its own thread.
-The server is off unless started, and listens on 127.0.0.1 unless told otherwise.
+The server is off unless started, and listens on 127.0.0.1 unless given another host.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class HealthCheck:
 
 
 class HealthState:
-    """What the engine reports about itself, read by the health endpoint. Thread-safe.
+    """The engine's reports about itself, read by the health endpoint. Thread-safe.
 
     The engine calls:
 
@@ -79,7 +79,7 @@ class HealthState:
             self._assigned = count
 
     def set_broker_reachable(self, reachable: bool) -> None:
-        """Record whether the Kafka cluster answers."""
+        """Record whether the Kafka brokers respond."""
         with self._lock:
             self._broker_reachable = reachable
 
@@ -139,8 +139,8 @@ class HealthState:
 class HealthServer:
     """Serves ``GET /livez`` and ``GET /readyz`` for one ``HealthState``.
 
-    Each answers 200 with ``{"status": "ok", ...}`` or 503 with ``{"status": "fail",
-    "reasons": [...]}``; other paths answer 404. ``port`` 0 picks a free port, readable
+    Each returns 200 with ``{"status": "ok", ...}`` or 503 with ``{"status": "fail",
+    "reasons": [...]}``. Other paths return 404. ``port`` 0 picks a free port, readable
     from ``port`` after ``start()``. Example::
 
         state = HealthState(liveness_timeout_s=30)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 
 class InstrumentKind(str, enum.Enum):
-    """How an instrument is recorded, and so which ``MetricsCollector`` method records it."""
+    """The recording style of an instrument, which decides the ``MetricsCollector`` method for it."""
 
     COUNTER = "counter"
     """A monotonic total, recorded with ``increment``."""

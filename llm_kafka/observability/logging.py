@@ -91,7 +91,7 @@ class RateLimitFilter(logging.Filter):
     """Lets through at most ``burst`` records per logger, level and message template each ``period_s``.
 
     Repeats past the limit are counted and dropped. The first record let through after
-    a window with drops says how many were dropped. Only the ``max_keys`` most recently
+    a window with drops reports how many were dropped. Only the ``max_keys`` most recently
     seen templates are tracked, so memory stays bounded. ``burst`` 0 turns the limit off.
     """
 

@@ -45,8 +45,8 @@ class TimerStats:
 class MetricsSnapshot:
     """A copy of the collector's values at one moment.
 
-    ``gauges`` holds each gauge's sum over its attribute sets (for ``consumer.lag``, the
-    total lag of all partitions); ``gauge_series`` holds each attribute set's own value.
+    ``gauges`` contains each gauge's sum over its attribute sets (for ``consumer.lag``, the
+    total lag of all partitions). ``gauge_series`` contains each attribute set's own value.
     """
 
     counters: dict[str, float] = field(default_factory=dict)

@@ -4,8 +4,8 @@ Kafka carries no trace context of its own, so the producer of a record writes W3
 ``traceparent`` and ``tracestate`` headers and the consumer reads them. ``MessageTracer``
 reads them from an input record, starts the processing span as their child, and writes the
 span's context into the headers of the output or dead-letter record. A missing or malformed
-header starts a new trace. The propagator is the global OpenTelemetry one (W3C trace
-context and baggage unless ``OTEL_PROPAGATORS`` says otherwise).
+header starts a new trace. The propagator is the global OpenTelemetry one: W3C trace
+context and baggage, unless ``OTEL_PROPAGATORS`` sets others.
 
 Span and attribute names follow the OpenTelemetry messaging conventions for Kafka
 (semantic conventions 1.30 and later): ``messaging.system``, ``messaging.destination.name``,

@@ -148,7 +148,7 @@ def test_unknown_field_is_rejected(tmp_path: Path) -> None:
     [
         ("app.toml", "[kafka\n", "not valid TOML"),
         ("app.yaml", "kafka: [unclosed\n", "not valid YAML"),
-        ("app.yaml", "- a list\n", "holds a list"),
+        ("app.yaml", "- a list\n", "contains a list"),
         ("app.ini", "[kafka]\n", "unknown type"),
     ],
 )
