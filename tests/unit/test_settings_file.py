@@ -175,3 +175,15 @@ def test_unsafe_kafka_setting_in_file_is_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match=r"enable.auto.commit.*Remove"):
         load_settings(path).kafka.consumer_config()
+
+
+def test_environment_fills_group_missing_from_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_KAFKA_TELEMETRY__LOG_FORMAT", "json")
+    monkeypatch.setenv("LLM_KAFKA_LLM__MODEL", "env-model")
+
+    settings = load_settings(write(tmp_path, "app.yaml", YAML))
+
+    assert settings.telemetry.log_format == "json"
+    assert settings.telemetry.health_host == "127.0.0.1"
+    assert settings.llm is not None
+    assert settings.llm.model == "env-model"
