@@ -60,3 +60,61 @@ def test_values_reach_opentelemetry_reader() -> None:
     assert points["llm_kafka.messages.consumed"].value == 3
     assert dict(points["llm_kafka.messages.consumed"].attributes) == {"topic": "orders"}
     assert points["llm_kafka.commit.latency"].sum == 0.25
+
+
+def reader_metrics(reader: InMemoryMetricReader) -> dict[str, object]:
+    data = reader.get_metrics_data()
+    return {
+        metric.name: metric
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+
+
+def test_builtin_instruments_have_unit_and_description() -> None:
+    reader = InMemoryMetricReader()
+    metrics = MetricsCollector(meter=MeterProvider(metric_readers=[reader]).get_meter("test"))
+
+    metrics.record_duration("processing.duration", 0.1, {"topic": "t", "processor": "p"})
+    metrics.set_gauge("messages.in_flight", 3)
+    metrics.increment("commits.failed")
+
+    found = reader_metrics(reader)
+    assert found["llm_kafka.processing.duration"].unit == "s"  # type: ignore[attr-defined]
+    assert found["llm_kafka.messages.in_flight"].unit == "{message}"  # type: ignore[attr-defined]
+    assert "rejected" in found["llm_kafka.commits.failed"].description  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (lambda m: m.increment("messages.in_flight"), "record it with set_gauge"),
+        (lambda m: m.set_gauge("messages.processed", 1), "record it with increment"),
+        (lambda m: m.increment("commit.latency"), "record it with record_duration"),
+    ],
+)
+def test_builtin_name_with_wrong_method_raises(record: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        record(MetricsCollector())  # type: ignore[operator]
+
+
+def test_custom_name_keeps_its_first_kind() -> None:
+    metrics = MetricsCollector()
+    metrics.increment("my.counter")
+
+    with pytest.raises(ValueError, match="is a counter, not a gauge"):
+        metrics.set_gauge("my.counter", 1)
+
+
+def test_gauge_keeps_one_value_per_attribute_set() -> None:
+    metrics = MetricsCollector()
+
+    metrics.set_gauge("consumer.lag", 5, {"topic": "t", "partition": 0})
+    metrics.set_gauge("consumer.lag", 7, {"topic": "t", "partition": 1})
+    metrics.set_gauge("consumer.lag", 2, {"topic": "t", "partition": 0})
+
+    snapshot = metrics.snapshot()
+    assert snapshot.gauge("consumer.lag") == 9
+    assert snapshot.gauge("consumer.lag", {"topic": "t", "partition": 1}) == 7
+    assert snapshot.gauge("consumer.lag", {"partition": 0, "topic": "t"}) == 2
