@@ -187,3 +187,19 @@ def test_environment_fills_group_missing_from_file(tmp_path: Path, monkeypatch: 
     assert settings.telemetry.health_host == "127.0.0.1"
     assert settings.llm is not None
     assert settings.llm.model == "env-model"
+
+
+def test_yaml_without_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real_import = importlib.import_module
+
+    def import_module(name: str, package: str | None = None) -> object:
+        if name == "yaml":
+            raise ImportError("No module named 'yaml'", name="yaml")
+        return real_import(name, package)
+
+    monkeypatch.setattr("llm_kafka.settings_file.importlib.import_module", import_module)
+
+    with pytest.raises(ConfigurationError, match=r"pip install 'llm-kafka\[yaml\]'"):
+        load_settings(write(tmp_path, "app.yaml", YAML))
