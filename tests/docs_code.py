@@ -63,7 +63,8 @@ class CodeBlock:
         matches = [_SNIPPET.match(line) for line in lines]
         if not lines or not all(matches):
             return None
-        return [match["path"] for match in matches if match]
+        # A path may end in ":section" or ":start:end" to include part of the file.
+        return [match["path"].split(":", 1)[0] for match in matches if match]
 
 
 def documentation_pages() -> list[Path]:
