@@ -9,7 +9,7 @@ The convention, which ``docs/contributing.md`` explains to writers:
 - A ``python`` block whose lines are all ``--8<-- "examples/..."`` includes a file under
   ``examples/`` (the pymdownx.snippets extension inlines it when the site is built). It is not
   run here because every example has its own test.
-- A page containing ``<!-- docs-test: kafka -->`` needs a broker: its blocks run in an
+- A page with a line ``<!-- docs-test: kafka -->`` needs a broker: its blocks run in an
   integration test with ``KAFKA_BOOTSTRAP_SERVERS`` set to the test session's broker.
 - A ``bash`` block is checked, not run: each ``scripts/...`` it names must exist and be
   executable, and each ``python -m module`` must be importable.
@@ -73,7 +73,8 @@ def documentation_pages() -> list[Path]:
 
 
 def needs_kafka(page: Path) -> bool:
-    return KAFKA_MARKER in page.read_text(encoding="utf-8")
+    """Return whether a line of the page is the kafka marker alone (a mention inside a sentence does not count)."""
+    return any(line.strip() == KAFKA_MARKER for line in page.read_text(encoding="utf-8").splitlines())
 
 
 def code_blocks(page: Path) -> Iterator[CodeBlock]:

@@ -92,3 +92,13 @@ def test_failing_block_names_page_and_line(tmp_path: Path) -> None:
 
     assert str(raised.traceback[-1].path) == f"{page}:4"
     assert raised.traceback[-1].lineno == 1
+
+
+def test_kafka_marker_counts_only_alone_on_line(tmp_path: Path) -> None:
+    marked = tmp_path / "marked.md"
+    marked.write_text("# Page\n\n<!-- docs-test: kafka -->\n", encoding="utf-8")
+    mentioned = tmp_path / "mentioned.md"
+    mentioned.write_text("Add `<!-- docs-test: kafka -->` to a page that needs a broker.\n", encoding="utf-8")
+
+    assert needs_kafka(marked)
+    assert not needs_kafka(mentioned)
