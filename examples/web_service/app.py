@@ -56,6 +56,8 @@ class WebService:
         self.host = host
         self.port = port
         self.started = asyncio.Event()
+        if pipeline.kafka is None:
+            raise ValueError("the web service needs a pipeline built with kafka=KafkaSettings(...)")
         self._producer = Producer(pipeline.kafka.producer_config())
         self._pipeline_task: asyncio.Task[None] | None = None
 
