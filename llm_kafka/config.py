@@ -218,9 +218,7 @@ class PipelineSettings(BaseModel):
         gt=0,
         description="Seconds between offset commits. A crash replays at most this much finished work.",
     )
-    poll_timeout_s: float = Field(
-        default=0.1, gt=0, description="Seconds one consumer poll waits for a record."
-    )
+    poll_timeout_s: float = Field(default=0.1, gt=0, description="Seconds one consumer poll waits for a record.")
     message_timeout_s: float = Field(
         default=120.0,
         gt=0,
@@ -362,7 +360,9 @@ class TelemetrySettings(BaseModel):
     log_repeats_per_minute: int = Field(
         default=10,
         ge=0,
-        description="Identical log lines let through per logger, level and message template each minute; 0 turns the limit off.",
+        description=(
+            "Log lines let through per logger, level and message template each minute; 0 turns the limit off."
+        ),
     )
     prometheus_port: int | None = Field(
         default=None,

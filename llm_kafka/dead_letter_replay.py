@@ -190,7 +190,9 @@ def replay_dead_letters(
         )
         if report.total == 0:
             return report
-        consumer.assign([TopicPartition(dead_letter_topic, partition, offset) for partition, offset in positions.items()])
+        consumer.assign(
+            [TopicPartition(dead_letter_topic, partition, offset) for partition, offset in positions.items()]
+        )
         run = _ReplayRun(consumer, producer, dead_letter_topic, record_filter, limit, report, on_record, on_progress)
         run.consume(positions, ends, idle_timeout_s)
     finally:
@@ -314,7 +316,12 @@ class _ReplayRun:
             report.filtered_out += 1
         else:
             selected = ReplayedRecord(
-                partition, offset, source_topic, error_type, _header(headers, dead_letter.HEADER_MESSAGE_ID), message.key()
+                partition,
+                offset,
+                source_topic,
+                error_type,
+                _header(headers, dead_letter.HEADER_MESSAGE_ID),
+                message.key(),
             )
             if self._producer is not None:
                 self._send(message, selected, headers)
@@ -388,4 +395,3 @@ class _ReplayRun:
         except KafkaException as error:
             raise CommitError(f"committing the replay position {self._next_offsets} failed: {error}") from error
         logger.debug("committed replay position %s", self._next_offsets)
-

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextvars
 import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,9 @@ from llm_kafka.errors import ConfigurationError
 CONFIG_PATH_ENV = "LLM_KAFKA_CONFIG"
 """Environment variable naming the settings file when ``load_settings`` gets no path."""
 
-_FILE_VALUES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("llm_kafka_file_values", default=None)
+_FILE_VALUES: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "llm_kafka_file_values", default=None
+)
 
 
 def read_settings_file(path: str | Path) -> dict[str, Any]:
@@ -63,11 +64,12 @@ def read_settings_file(path: str | Path) -> dict[str, Any]:
 
 
 def _parse_toml(text: str, path: Path) -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on Python 3.10 only
+    # tomllib is in the standard library from Python 3.11; tomli is its backport for 3.10.
+    try:
+        tomllib: Any = importlib.import_module("tomllib")
+    except ImportError:  # pragma: no cover - exercised on Python 3.10 only
         try:
-            import tomli as tomllib
+            tomllib = importlib.import_module("tomli")
         except ImportError as error:
             raise ConfigurationError("reading TOML on Python 3.10 needs tomli: pip install tomli") from error
     try:

@@ -19,7 +19,9 @@ _PROGRESS_INTERVAL_S = 5.0
 
 def add_parser(commands: Any) -> None:
     """Add the ``dlq`` subcommand group."""
-    dlq = commands.add_parser("dlq", help="work with the dead-letter topic", description="Work with the dead-letter topic.")
+    dlq = commands.add_parser(
+        "dlq", help="work with the dead-letter topic", description="Work with the dead-letter topic."
+    )
     actions = dlq.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
     replay = actions.add_parser(
         "replay",
@@ -32,7 +34,9 @@ def add_parser(commands: Any) -> None:
         ),
     )
 
-    replay.add_argument("--config", "-c", metavar="FILE", help="TOML or YAML settings file (default: $LLM_KAFKA_CONFIG)")
+    replay.add_argument(
+        "--config", "-c", metavar="FILE", help="TOML or YAML settings file (default: $LLM_KAFKA_CONFIG)"
+    )
 
     replay.add_argument(
         "--error-type",
@@ -42,12 +46,19 @@ def add_parser(commands: Any) -> None:
         help="replay only records with this llm_kafka.error.type, such as TimeoutError; repeatable or comma-separated",
     )
     replay.add_argument(
-        "--since", type=_timestamp, metavar="ISO", help="replay only records dead-lettered at or after this time (ISO 8601; UTC if no offset)"
+        "--since",
+        type=_timestamp,
+        metavar="ISO",
+        help="replay only records dead-lettered at or after this time (ISO 8601; UTC if no offset)",
     )
-    replay.add_argument("--until", type=_timestamp, metavar="ISO", help="replay only records dead-lettered before this time")
+    replay.add_argument(
+        "--until", type=_timestamp, metavar="ISO", help="replay only records dead-lettered before this time"
+    )
 
     replay.add_argument("--limit", type=_positive, metavar="N", help="stop after replaying N records")
-    replay.add_argument("--dry-run", action="store_true", help="list the records that would be replayed; send and commit nothing")
+    replay.add_argument(
+        "--dry-run", action="store_true", help="list the records that would be replayed; send and commit nothing"
+    )
 
     replay.add_argument(
         "--group",
@@ -64,7 +75,9 @@ def _timestamp(text: str) -> datetime.datetime:
     try:
         moment = datetime.datetime.fromisoformat(normalized)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid time {text!r}: expected ISO 8601, such as 2026-05-01T12:00:00Z") from None
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: expected ISO 8601, such as 2026-05-01T12:00:00Z"
+        ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
 
 
@@ -79,7 +92,7 @@ def _positive(text: str) -> int:
 
 
 class _Progress:
-    """Writes ``examined/total`` progress to ``stream``: one updating line on a terminal, else a line every few seconds."""
+    """Progress of a replay on ``stream``: one updating line on a terminal, else a line every few seconds."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream

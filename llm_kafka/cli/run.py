@@ -165,7 +165,9 @@ def run_command(arguments: argparse.Namespace) -> int:
         return 1
 
     telemetry = settings.telemetry if settings is not None else TelemetrySettings()
-    configure_logging(telemetry.log_level, json=telemetry.log_format == "json", repeats_per_minute=telemetry.log_repeats_per_minute)
+    configure_logging(
+        telemetry.log_level, json=telemetry.log_format == "json", repeats_per_minute=telemetry.log_repeats_per_minute
+    )
     if settings is not None:
         register_secrets(settings.secret_values())
 

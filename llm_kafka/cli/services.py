@@ -52,4 +52,3 @@ def forward(command: str, arguments: Sequence[str]) -> int:
         if exit_.code is None or isinstance(exit_.code, int):
             return exit_.code or 0
         return 1
-

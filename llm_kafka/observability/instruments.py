@@ -48,6 +48,7 @@ MESSAGES_CONSUMED = "messages.consumed"
 MESSAGES_PROCESSED = "messages.processed"
 MESSAGES_DEAD_LETTERED = "messages.dead_lettered"
 MESSAGES_RETRIED = "messages.retried"
+MESSAGES_SKIPPED = "messages.skipped"
 PROCESSING_DURATION = "processing.duration"
 MESSAGES_IN_FLIGHT = "messages.in_flight"
 PARTITIONS_PAUSED = "partitions.paused"
@@ -57,6 +58,7 @@ COMMITS_FAILED = "commits.failed"
 PRODUCER_DELIVERY_FAILURES = "producer.delivery_failures"
 REBALANCES_ASSIGNED = "rebalances.assigned"
 REBALANCES_REVOKED = "rebalances.revoked"
+REBALANCES_LOST = "rebalances.lost"
 
 _BY_TOPIC_AND_PROCESSOR = ("topic", "processor")
 
@@ -90,6 +92,12 @@ BUILTIN_INSTRUMENTS: dict[str, InstrumentSpec] = {
             "{message}",
             "Records processed again, after a replay of uncommitted work or a retry.",
             _BY_TOPIC_AND_PROCESSOR,
+        ),
+        InstrumentSpec(
+            MESSAGES_SKIPPED,
+            InstrumentKind.COUNTER,
+            "{message}",
+            "Records not processed again because the commit metadata shows an earlier owner finished them.",
         ),
         InstrumentSpec(
             PROCESSING_DURATION,
@@ -146,6 +154,12 @@ BUILTIN_INSTRUMENTS: dict[str, InstrumentSpec] = {
             InstrumentKind.COUNTER,
             "{partition}",
             "Partitions revoked from this consumer by group rebalances.",
+        ),
+        InstrumentSpec(
+            REBALANCES_LOST,
+            InstrumentKind.COUNTER,
+            "{partition}",
+            "Partitions this consumer lost without a revoke, such as after a session timeout.",
         ),
     )
 }

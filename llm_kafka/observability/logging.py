@@ -121,7 +121,9 @@ class RateLimitFilter(logging.Filter):
                 while len(self._windows) > self.max_keys:
                     self._windows.popitem(last=False)
                 if dropped:
-                    record.msg = f"{record.getMessage()} ({dropped} similar lines suppressed in the last {self.period_s:.0f}s)"
+                    record.msg = (
+                        f"{record.getMessage()} ({dropped} similar lines suppressed in the last {self.period_s:.0f}s)"
+                    )
                     record.args = None
                 return True
             if window[1] < self.burst:

@@ -165,4 +165,3 @@ def record_outcome(span: trace.Span, *, processor: str, message_id: str | None, 
     span.record_exception(error)
     span.set_attribute("error.type", type(error).__name__)
     span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-

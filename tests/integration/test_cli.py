@@ -44,9 +44,9 @@ bootstrap_servers = "{bootstrap}"
 group_id = "{group}"
 
 [pipeline]
-input_topics = ["{topics['in']}"]
-output_topic = "{topics['out']}"
-dead_letter_topic = "{topics['dlq']}"
+input_topics = ["{topics["in"]}"]
+output_topic = "{topics["out"]}"
+dead_letter_topic = "{topics["dlq"]}"
 commit_interval_s = 0.5
 
 [telemetry]
@@ -99,9 +99,13 @@ def test_run_processes_records_and_stops_on_sigint(
         bootstrap_servers,
         f"cli-{topics['in']}",
         topics,
-        f"log_format = \"json\"\nhealth_port = {health_port}\nprometheus_port = {metrics_port}",
+        f'log_format = "json"\nhealth_port = {health_port}\nprometheus_port = {metrics_port}',
     )
-    produce(bootstrap_servers, topics["in"], [(f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"v{i}"}).encode()) for i in range(3)])
+    produce(
+        bootstrap_servers,
+        topics["in"],
+        [(f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"v{i}"}).encode()) for i in range(3)],
+    )
     environment = {name: value for name, value in os.environ.items() if not name.startswith("LLM_KAFKA_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "llm_kafka.cli", "run", "tests.integration.cli_app:Upper", "--config", str(config)],
@@ -113,7 +117,9 @@ def test_run_processes_records_and_stops_on_sigint(
     )
     try:
         outputs = read_all(bootstrap_servers, topics["out"], expected=3, timeout_s=90)
-        assert wait_until(lambda: "messages_processed_total" in http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1], 15)
+        assert wait_until(
+            lambda: "messages_processed_total" in http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1], 15
+        )
         metrics_text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1]
         livez = http_get(f"http://127.0.0.1:{health_port}/livez")
     finally:
@@ -145,7 +151,9 @@ def make_pipeline(bootstrap: str, group: str, topics: dict[str, str]) -> Pipelin
     return Pipeline(
         FixableProcessor(),
         kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=group),
-        settings=PipelineSettings(input_topics=[topics["in"]], output_topic=topics["out"], dead_letter_topic=topics["dlq"]),
+        settings=PipelineSettings(
+            input_topics=[topics["in"]], output_topic=topics["out"], dead_letter_topic=topics["dlq"]
+        ),
     )
 
 
@@ -238,7 +246,9 @@ def test_dlq_replay_filters_and_dry_run(
     assert all(r.headers["trace-me"] == b"yes" for r in replayed)
 
 
-def test_dlq_replay_time_window(bootstrap_servers: str, topics: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dlq_replay_time_window(
+    bootstrap_servers: str, topics: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path / "app.toml", bootstrap_servers, f"window-{topics['in']}", topics)
     produce(bootstrap_servers, topics["dlq"], [dead_letter_record(topics["in"], "ValueError", "old")])
     time.sleep(1.5)
@@ -261,8 +271,12 @@ def test_dlq_replay_rejects_invalid_time(capsys: pytest.CaptureFixture[str]) -> 
     assert "invalid time 'yesterday'" in capsys.readouterr().err
 
 
-def test_dlq_replay_missing_topic_is_reported(bootstrap_servers: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path / "app.toml", bootstrap_servers, "g-missing", {"in": "a", "out": "b", "dlq": "no-such-dlq-topic"})
+def test_dlq_replay_missing_topic_is_reported(
+    bootstrap_servers: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(
+        tmp_path / "app.toml", bootstrap_servers, "g-missing", {"in": "a", "out": "b", "dlq": "no-such-dlq-topic"}
+    )
 
     assert main(["dlq", "replay", "--config", str(config)]) == 1
     assert "dead-letter topic 'no-such-dlq-topic' not found" in capsys.readouterr().err

@@ -56,11 +56,15 @@ class ModelCallingProcessor(BaseProcessor):
             return {"answer": str(data)}
 
 
-def make_pipeline(bootstrap: str, topics: dict[str, str], processor: BaseProcessor, metrics: MetricsCollector | None = None) -> Pipeline:
+def make_pipeline(
+    bootstrap: str, topics: dict[str, str], processor: BaseProcessor, metrics: MetricsCollector | None = None
+) -> Pipeline:
     return Pipeline(
         processor,
         kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"group-{topics['in']}"),
-        settings=PipelineSettings(input_topics=[topics["in"]], output_topic=topics["out"], dead_letter_topic=topics["dlq"]),
+        settings=PipelineSettings(
+            input_topics=[topics["in"]], output_topic=topics["out"], dead_letter_topic=topics["dlq"]
+        ),
         metrics=metrics,
     )
 
@@ -92,9 +96,6 @@ def produce_in_span(bootstrap: str, topic: str, value: bytes) -> trace.Span:
     return span
 
 
-# NOTE: the output record's traceparent needs an engine that appends Success.headers to the
-# output record; remove this mark once the concurrent engine is merged.
-@pytest.mark.xfail(reason="engine does not yet append the outcome's trace headers", strict=False)
 def test_trace_crosses_kafka_hop(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
     topics = new_topics(new_topic)
     SPANS.clear()
@@ -130,7 +131,9 @@ def test_dead_letter_record_carries_trace(bootstrap_servers: str, new_topic: Cal
 def test_malformed_traceparent_is_processed(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
     topics = new_topics(new_topic)
     SPANS.clear()
-    produce(bootstrap_servers, topics["in"], [(b"k", b'{"id": "t3", "content": "x"}', [("traceparent", b"not-a-trace")])])
+    produce(
+        bootstrap_servers, topics["in"], [(b"k", b'{"id": "t3", "content": "x"}', [("traceparent", b"not-a-trace")])]
+    )
 
     run_until_settled(make_pipeline(bootstrap_servers, topics, ModelCallingProcessor()), expected=1)
 
@@ -169,4 +172,6 @@ def test_metrics_after_known_outcomes(bootstrap_servers: str, new_topic: Callabl
     assert dead["echo"] == 1
     assert sum(p.value for p in points["llm_kafka.messages.consumed"]) == 6
     assert sum(p.count for p in points["llm_kafka.commit.latency"]) >= 1
+    assert sum(p.count for p in points["llm_kafka.processing.duration"]) == 6
+    assert [p.value for p in points["llm_kafka.messages.in_flight"]] == [0]
     assert "llm_kafka.commits.failed" not in points

@@ -42,7 +42,9 @@ def test_import_target_errors_name_the_problem(reference: str, message: str) -> 
         import_target(reference)
 
 
-@pytest.mark.parametrize("target", [Upper, Upper(), make_upper, {"default": Upper()}], ids=["class", "instance", "factory", "routes"])
+@pytest.mark.parametrize(
+    "target", [Upper, Upper(), make_upper, {"default": Upper()}], ids=["class", "instance", "factory", "routes"]
+)
 def test_build_pipeline_wires_processor_from_settings(target: object) -> None:
     pipeline = build_pipeline(target, settings())
 

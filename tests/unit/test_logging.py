@@ -161,4 +161,3 @@ def test_configure_logging_json_redacts(monkeypatch: pytest.MonkeyPatch) -> None
 def make_record(message: str, argument: object) -> logging.LogRecord:
     args = () if argument is None else (argument,)
     return logging.LogRecord("test.rate", logging.INFO, __file__, 1, message, args, None)
-

@@ -126,7 +126,9 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_missing_field_names_file_and_variable(tmp_path: Path) -> None:
-    path = write(tmp_path, "app.toml", "[kafka]\nbootstrap_servers = 'x:1'\ngroup_id = 'g'\n[pipeline]\ninput_topics = ['a']\n")
+    path = write(
+        tmp_path, "app.toml", "[kafka]\nbootstrap_servers = 'x:1'\ngroup_id = 'g'\n[pipeline]\ninput_topics = ['a']\n"
+    )
 
     with pytest.raises(ConfigurationError) as raised:
         load_settings(path)

@@ -74,7 +74,9 @@ class Fails(BaseProcessor):
         raise RuntimeError("model said no")
 
 
-def handle(processor: BaseProcessor, record: RecordInfo, value: bytes | None = b'{"id": "m1", "content": "x"}') -> Outcome:
+def handle(
+    processor: BaseProcessor, record: RecordInfo, value: bytes | None = b'{"id": "m1", "content": "x"}'
+) -> Outcome:
     with ThreadPoolExecutor(2) as executor:
         handler = MessageHandler(
             ProcessorRouter({}, processor), MessageFormat(), executor, tracer=MessageTracer(consumer_group="group-1")
@@ -135,7 +137,12 @@ def test_binary_key_is_left_out(spans: InMemorySpanExporter) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [b"garbage", b"00-zzzz-b7ad6b7169203331-01", b"\xff\xfe", b"00-00000000000000000000000000000000-b7ad6b7169203331-01"],
+    [
+        b"garbage",
+        b"00-zzzz-b7ad6b7169203331-01",
+        b"\xff\xfe",
+        b"00-00000000000000000000000000000000-b7ad6b7169203331-01",
+    ],
 )
 def test_malformed_traceparent_starts_new_trace(header: bytes, spans: InMemorySpanExporter) -> None:
     outcome = handle(CallsModel(), RecordInfo("orders", 0, 1, headers=(("traceparent", header),)))
