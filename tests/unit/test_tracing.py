@@ -193,3 +193,14 @@ def test_replace_trace_headers_drops_old_context() -> None:
     assert "tracestate" not in names
     assert ("user", b"kept") in replaced
     assert dict(replaced)["traceparent"] != TRACEPARENT
+
+
+def test_without_sdk_input_context_passes_through() -> None:
+    tracer = MessageTracer(tracer_provider=trace.NoOpTracerProvider())
+    record = RecordInfo("orders", 0, 1, headers=(("traceparent", TRACEPARENT),))
+
+    with ThreadPoolExecutor(1) as executor:
+        handler = MessageHandler(ProcessorRouter({}, CallsModel()), MessageFormat(), executor, tracer=tracer)
+        outcome = asyncio.run(handler.handle(record, b'{"id": "m1", "content": "x"}'))
+
+    assert traceparent_of(outcome) == TRACEPARENT.decode()
