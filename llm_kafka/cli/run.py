@@ -103,6 +103,13 @@ def build_pipeline(
     if isinstance(target, type) and issubclass(target, BaseProcessor):
         target = target()
     if isinstance(target, Pipeline):
+        if health is not None:
+            logger.warning(
+                "the target is a Pipeline built in code, so it does not report into the command's "
+                "health endpoint: /livez fails %ss after start-up; unset telemetry.health_port or "
+                "run a processor target instead",
+                health.liveness_timeout_s,
+            )
         return target
 
     is_routes = isinstance(target, Mapping) and all(isinstance(value, BaseProcessor) for value in target.values())
@@ -120,10 +127,17 @@ def build_pipeline(
     metrics = metrics or MetricsCollector()
     llm = _build_llm(settings, metrics, health)
     options: dict[str, Any] = {"kafka": settings.kafka, "settings": settings.pipeline, "llm": llm, "metrics": metrics}
-    # NOTE: Pipeline takes ``health`` once the engine reports into HealthState; until then
-    # the health endpoint reports only what the breaker listener sets.
-    if health is not None and "health" in inspect.signature(Pipeline).parameters:
-        options["health"] = health
+    if health is not None:
+        # NOTE: an engine without a ``health`` argument never calls beat(), so /livez fails
+        # once liveness_timeout_s has passed after start-up.
+        if "health" in inspect.signature(Pipeline).parameters:
+            options["health"] = health
+        else:
+            logger.warning(
+                "this Pipeline does not report into HealthState: /livez fails %ss after start-up "
+                "and /readyz never passes; unset telemetry.health_port until the engine supports it",
+                health.liveness_timeout_s,
+            )
     return Pipeline(target, **options)
 
 
