@@ -76,7 +76,9 @@ def import_target(reference: str, app_dir: str = ".") -> Any:
     except ModuleNotFoundError as error:
         if error.name != module_name and not module_name.startswith(f"{error.name}."):
             raise  # the module exists but one of its own imports is missing
-        raise ConfigurationError(f"module {module_name!r} not found from {folder}; check --app-dir") from error
+        raise ConfigurationError(
+            f"module {module_name!r} not found in {folder} or on the import path; check --app-dir"
+        ) from error
 
     for part in attribute.split("."):
         try:
@@ -161,7 +163,10 @@ def _build_llm(settings: Settings, metrics: MetricsCollector, health: HealthStat
 
 
 def _load_optional_settings(path: str | None) -> tuple[Settings | None, ConfigurationError | None]:
-    """Load settings; without an explicit file a failure is kept for later, since a Pipeline target needs none."""
+    """Load settings. Without an explicit file a failure is returned, not raised.
+
+    A Pipeline target needs no settings, so the failure matters only for other targets.
+    """
     if path is not None:
         return load_settings(path), None
     try:
