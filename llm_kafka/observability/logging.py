@@ -142,8 +142,10 @@ class JsonFormatter(logging.Formatter):
 
     Fields: ``timestamp`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``thread``,
     ``exception`` when there is one, ``trace_id`` and ``span_id`` of the current span when
-    one is recording, and every ``extra={...}`` field (such as ``topic``, ``partition``,
-    ``offset``, ``message_id``). Values JSON cannot encode are written as their ``str``.
+    there is one, and every ``extra={...}`` field. A message that names a record the usual
+    way (``topic=orders partition=3 offset=41 id=m-1``, from ``RecordInfo.describe``) also
+    gets ``topic``, ``partition``, ``offset`` and ``message_id`` fields, unless extras set
+    them. Values JSON cannot encode are written as their ``str``.
     """
 
     def format(self, record: logging.LogRecord) -> str:
@@ -167,7 +169,24 @@ class JsonFormatter(logging.Formatter):
         for name, value in vars(record).items():
             if name not in _STANDARD_ATTRIBUTES and name not in document:
                 document[name] = value
+        for name, value in _record_identity(document["message"]).items():
+            document.setdefault(name, value)
         return json_module.dumps(document, default=str, ensure_ascii=False)
+
+
+# The identity RecordInfo.describe writes into every log line about a message.
+_RECORD_IDENTITY = re.compile(r"\btopic=(\S+) partition=(\d+) offset=(\d+) id=(\S+)")
+
+
+def _record_identity(message: str) -> dict[str, Any]:
+    match = _RECORD_IDENTITY.search(message)
+    if match is None:
+        return {}
+    topic, partition, offset, message_id = match.groups()
+    identity: dict[str, Any] = {"topic": topic, "partition": int(partition), "offset": int(offset)}
+    if message_id != "-":
+        identity["message_id"] = message_id
+    return identity
 
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

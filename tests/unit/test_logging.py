@@ -19,6 +19,7 @@ from llm_kafka.observability.logging import (
     redact,
     register_secret,
 )
+from llm_kafka.processor import RecordInfo
 
 
 @pytest.fixture
@@ -161,3 +162,24 @@ def test_configure_logging_json_redacts(monkeypatch: pytest.MonkeyPatch) -> None
 def make_record(message: str, argument: object) -> logging.LogRecord:
     args = () if argument is None else (argument,)
     return logging.LogRecord("test.rate", logging.INFO, __file__, 1, message, args, None)
+
+
+def test_json_formatter_reads_record_identity() -> None:
+    record = make_record("message failed: %s", RecordInfo("orders", 3, 41).describe("m-1"))
+
+    document = json.loads(JsonFormatter().format(record))
+
+    assert document["topic"] == "orders"
+    assert document["partition"] == 3
+    assert document["offset"] == 41
+    assert document["message_id"] == "m-1"
+
+
+def test_json_formatter_extras_win_over_identity() -> None:
+    record = make_record("retrying %s", RecordInfo("orders", 3, 41).describe())
+    record.topic = "from-extra"
+
+    document = json.loads(JsonFormatter().format(record))
+
+    assert document["topic"] == "from-extra"
+    assert "message_id" not in document
