@@ -23,6 +23,7 @@ from llm_kafka import (
     PipelineSettings,
     ProcessingContext,
 )
+from llm_kafka.dead_letter_replay import replay_dead_letters
 from llm_kafka.kafka import dead_letter as dlq
 
 from .kafka_io import produce, read_all, run_until_settled
@@ -88,7 +89,9 @@ def parse_traceparent(value: bytes | None) -> tuple[int, int]:
 def produce_in_span(bootstrap: str, topic: str, value: bytes) -> trace.Span:
     """Produce one record inside a producer span, with the span's context in its headers."""
     producer = Producer({"bootstrap.servers": bootstrap})
-    with trace.get_tracer("test.producer").start_as_current_span(f"send {topic}", kind=trace.SpanKind.PRODUCER) as span:
+    with trace.get_tracer("test.producer").start_as_current_span(
+        f"upstream send {topic}", kind=trace.SpanKind.PRODUCER
+    ) as span:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         producer.produce(topic, value=value, key=b"k1", headers=list(carrier.items()))
@@ -175,3 +178,23 @@ def test_metrics_after_known_outcomes(bootstrap_servers: str, new_topic: Callabl
     assert sum(p.count for p in points["llm_kafka.processing.duration"]) == 6
     assert [p.value for p in points["llm_kafka.messages.in_flight"]] == [0]
     assert "llm_kafka.commits.failed" not in points
+
+
+def test_replay_continues_failed_message_trace(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+    topics = new_topics(new_topic)
+    SPANS.clear()
+    producer_span = produce_in_span(bootstrap_servers, topics["in"], b'{"id": "t4", "content": "explode"}')
+    run_until_settled(make_pipeline(bootstrap_servers, topics, ModelCallingProcessor()), expected=1)
+
+    report = replay_dead_letters(
+        KafkaSettings(bootstrap_servers=bootstrap_servers, group_id=f"group-{topics['in']}"), topics["dlq"]
+    )
+
+    assert report.replayed == 1
+    replayed = read_all(bootstrap_servers, topics["in"], expected=2)[-1]
+    process = span_named(f"process {topics['in']}")
+    send = span_named(f"send {topics['in']}")
+    trace_id = producer_span.get_span_context().trace_id
+    assert send.parent.span_id == process.context.span_id
+    assert send.kind is trace.SpanKind.PRODUCER
+    assert parse_traceparent(replayed.headers["traceparent"]) == (trace_id, send.context.span_id)
