@@ -1,4 +1,4 @@
-"""Clocks for tests: ``FakeClock`` moves only when told to, so waits cost no real time.
+"""Clocks for tests: ``FakeClock`` moves only when advanced or slept on, so waits are free.
 
 A clock has ``monotonic()``, ``sleep(seconds)`` and ``async asleep(seconds)``.
 ``SystemClock`` is the real one. ``FakeClock`` advances its time by every sleep at once and
@@ -30,7 +30,7 @@ class SystemClock:
 
 
 class FakeClock:
-    """A monotonic clock that stands still until ``advance`` or a sleep moves it. Thread-safe.
+    """A monotonic clock that does not move until ``advance`` or a sleep moves it. Thread-safe.
 
     ``sleep`` and ``asleep`` return at once after moving the time forward; ``asleep`` still
     yields to the event loop once, so other tasks run as they would during a real wait.

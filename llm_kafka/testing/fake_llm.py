@@ -1,6 +1,6 @@
 """A scripted LLM provider, registered as ``fake``, for tests of processors and failure handling.
 
-``FakeLLM`` holds the script: a list of steps taken one per call, or a function of the
+``FakeLLM`` contains the script: a list of steps taken one per call, or a function of the
 request. A step is a reply (text, a JSON object, ``Reply`` or ``LLMResponse``) or a fault
 (``RateLimited``, ``TimedOut``, ``Overloaded``, ``ServerError``, ``Malformed`` or any
 exception). Latency and timeouts wait on the script's clock, so with a ``FakeClock`` they
@@ -197,7 +197,7 @@ class FakeLLM:
 
 
 class FakeProvider:
-    """The ``fake`` provider: answers from the ``FakeLLM`` in ``provider_options["script"]``."""
+    """The ``fake`` provider: responds from the ``FakeLLM`` in ``provider_options["script"]``."""
 
     name = PROVIDER_NAME
 
@@ -240,7 +240,12 @@ def _answer(step: Step, request: LLMRequest) -> LLMResponse:
     if isinstance(step, LLMResponse):
         return step
 
-    reply = step if isinstance(step, Reply) else Reply(step.text if isinstance(step, Malformed) else step)
+    if isinstance(step, Malformed):
+        reply = Reply(step.text)
+    elif isinstance(step, Reply):
+        reply = step
+    else:
+        reply = Reply(step)
     text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
     usage = Usage(
         input_tokens=reply.input_tokens if reply.input_tokens is not None else _prompt_tokens(request),

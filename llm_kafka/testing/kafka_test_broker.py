@@ -3,7 +3,7 @@
 It wraps a running broker (local or external) and offers the same ``create_topic``,
 ``send``, ``records``, ``end_offsets``, ``committed`` and ``run_until_settled``, so a test
 written against one runs on the other by switching the pytest fixture. Every wait is
-bounded; a broker that does not answer raises ``KafkaBrokerError``.
+bounded, and a broker that does not respond in time raises ``KafkaBrokerError``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Bounds every request to the broker. A local broker answers in milliseconds, so reaching
+# Bounds every request to the broker. A local broker responds in milliseconds, so reaching
 # it means the broker is down or overloaded, and the test should fail with that message.
 _REQUEST_TIMEOUT_S = 30.0
 
@@ -145,16 +145,16 @@ class KafkaTestBroker:
     def records(self, topic: str) -> list[StoredRecord]:
         """Return every record of ``topic`` up to its current end, ordered by partition and offset."""
         ends = self.end_offsets(topic)
-        wanted = {partition: end for partition, end in ends.items() if end > 0}
-        if not wanted:
+        nonempty = {partition: end for partition, end in ends.items() if end > 0}
+        if not nonempty:
             return []
 
         reader = self._reader_client()
         found: list[StoredRecord] = []
         with self._lock:
-            reader.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in wanted])
+            reader.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in nonempty])
             try:
-                found = self._read_until(reader, topic, wanted)
+                found = self._read_until(reader, topic, nonempty)
             finally:
                 reader.unassign()
         return sorted(found, key=lambda record: (record.partition, record.offset))

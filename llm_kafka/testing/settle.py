@@ -27,7 +27,7 @@ _STOP_TIMEOUT_S = 30.0
 
 
 class BrokerView(Protocol):
-    """What ``run_until_settled`` reads from a broker."""
+    """The offsets and records of a broker that ``run_until_settled`` reads."""
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Return the next offset to be written per partition of ``topic``."""

@@ -67,7 +67,7 @@ class InMemoryBroker:
 
     ``max_message_bytes`` limits one produced record (value, key and headers together).
     ``max_poll_interval_s`` expels a group member that does not poll for that long, as
-    Kafka does; its partitions go to the other members and it sees them as lost.
+    Kafka does. Its partitions go to the other members, and its next poll reports them lost.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ DEFAULT_MAX_QUEUED = 100_000
 """librdkafka's default ``queue.buffering.max.messages``; ``produce`` blocks beyond it."""
 
 # How long produce() waits for space in a full queue before it raises, as the Kafka
-# producer worker does; a queue that stays full means deliveries have stopped.
+# producer worker does. A queue that stays full this long means deliveries have stopped.
 _QUEUE_FULL_TIMEOUT_S = 60.0
 
 
@@ -79,8 +79,8 @@ class InMemoryProducer:
         pending = _Pending(topic, value, key, encoded_headers, on_delivery)
         deadline = time.monotonic() + _QUEUE_FULL_TIMEOUT_S
         with self._condition:
-            # The delivery thread may produce from inside a callback (an output that failed
-            # goes to the dead-letter topic); waiting there for space would wait on itself.
+            # A delivery callback may produce, for example a dead letter for a failed output.
+            # It runs on the delivery thread, so waiting there for space would never end.
             on_delivery_thread = threading.current_thread() is self._thread
             while len(self._queue) >= self._max_queued and not on_delivery_thread and not self._closing:
                 if not self._condition.wait(deadline - time.monotonic()):
