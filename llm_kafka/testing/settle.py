@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from llm_kafka.config import KafkaSettings
 from llm_kafka.pipeline import Pipeline
 from llm_kafka.testing.records import StoredRecord
 
@@ -73,7 +74,19 @@ def pipeline_group_id(pipeline: Pipeline) -> str:
     group_id = getattr(transport, "group_id", None)
     if isinstance(group_id, str):
         return group_id
-    return pipeline.kafka.group_id
+    settings = getattr(transport, "settings", None) or pipeline.kafka
+    if not isinstance(settings, KafkaSettings):
+        raise TypeError(f"cannot tell the consumer group of a pipeline on transport {transport!r}")
+    return settings.group_id
+
+
+def _end_offsets(broker: BrokerView, topic: str) -> dict[int, int]:
+    # A missing topic counts as empty: the pipeline itself fails on it at start-up, and
+    # run_until_settled then raises that error.
+    try:
+        return broker.end_offsets(topic)
+    except ValueError:
+        return {}
 
 
 def check_progress(broker: BrokerView, pipeline: Pipeline) -> _Progress:
@@ -84,14 +97,15 @@ def check_progress(broker: BrokerView, pipeline: Pipeline) -> _Progress:
     inputs = 0
     behind = []
     for topic in settings.input_topics:
-        committed = broker.committed(group_id, topic)
-        for partition, end in sorted(broker.end_offsets(topic).items()):
+        ends = _end_offsets(broker, topic)
+        committed = broker.committed(group_id, topic) if ends else {}
+        for partition, end in sorted(ends.items()):
             inputs += end
             if committed.get(partition, 0) < end:
                 behind.append(f"{topic}[{partition}] at {committed.get(partition, 'none')} of {end}")
 
     written_topics = {settings.output_topic, settings.dead_letter_topic}
-    written = sum(sum(broker.end_offsets(topic).values()) for topic in written_topics)
+    written = sum(sum(_end_offsets(broker, topic).values()) for topic in written_topics)
     return _Progress(inputs, written, behind)
 
 
