@@ -2,7 +2,8 @@
 
 ``run`` blocks and stops cleanly on SIGINT and SIGTERM. ``start``/``stop`` run it on a
 background thread, and ``arun`` runs it inside an application's own event loop, where
-async processor hooks then share that loop.
+async processor hooks then share that loop. The transport is Kafka by default; tests can
+pass the in-memory one from ``llm_kafka.testing``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
@@ -19,16 +21,20 @@ from typing import Any
 from llm_kafka.config import KafkaSettings, PipelineSettings
 from llm_kafka.engine.handler import MessageHandler, ProcessorRouter
 from llm_kafka.engine.loop_thread import LoopThread
+from llm_kafka.engine.transport import ProducerPort, Transport
 from llm_kafka.errors import ConfigurationError
-from llm_kafka.kafka.consumer import KafkaConsumerWorker
-from llm_kafka.kafka.producer import KafkaProducerWorker
+from llm_kafka.kafka.transport import KafkaTransport
 from llm_kafka.llm.client import LLMClient
 from llm_kafka.messages import MessageFormat
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.processor import BaseProcessor
-from llm_kafka.worker import PipelineWorker, SubmitCoroutine
+from llm_kafka.worker import PipelineWorker
 
 logger = logging.getLogger(__name__)
+
+# How long start-up waits for missing topics to appear. A topic created just before the
+# pipeline starts can take a moment to show in every broker's metadata.
+_TOPIC_CHECK_S = 5.0
 
 
 class Pipeline:
@@ -52,12 +58,13 @@ class Pipeline:
         self,
         processor: BaseProcessor | Mapping[str, BaseProcessor],
         *,
-        kafka: KafkaSettings,
+        kafka: KafkaSettings | None = None,
         settings: PipelineSettings,
         llm: LLMClient | None = None,
         default_processor: BaseProcessor | None = None,
         message_format: MessageFormat[Any] | None = None,
         metrics: MetricsCollector | None = None,
+        transport: Transport | None = None,
     ) -> None:
         if isinstance(processor, BaseProcessor):
             routes: Mapping[str, BaseProcessor] = {}
@@ -65,15 +72,16 @@ class Pipeline:
         else:
             routes = processor
         self.router = ProcessorRouter(routes, default_processor)
+        if transport is None:
+            if kafka is None:
+                raise ConfigurationError("a pipeline needs kafka=KafkaSettings(...) or a transport")
+            transport = KafkaTransport(kafka)
         self.kafka = kafka
+        self.transport = transport
         self.settings = settings
         self.llm = llm
         self.message_format = message_format or MessageFormat()
         self.metrics = metrics or (llm.metrics if llm is not None else MetricsCollector())
-
-        # Fail at construction, not at the first message, on unsafe Kafka settings.
-        kafka.consumer_config()
-        kafka.producer_config()
 
         self._worker: PipelineWorker | None = None
         self._thread: threading.Thread | None = None
@@ -89,7 +97,7 @@ class Pipeline:
         loop_thread = LoopThread()
         restore = self._install_signal_handlers()
         try:
-            self._run_worker(loop_thread.submit)
+            self._run_worker(loop_thread.loop)
         finally:
             restore()
             loop_thread.close()
@@ -112,6 +120,12 @@ class Pipeline:
                 logger.warning("pipeline did not stop within %ss", timeout)
 
     @property
+    def assignment(self) -> list[tuple[str, int]]:
+        """The ``(topic, partition)`` pairs the running pipeline owns; empty when not running."""
+        worker = self._worker
+        return worker.assignment if worker is not None else []
+
+    @property
     def error(self) -> BaseException | None:
         """The error that stopped a pipeline started with ``start()``, if any."""
         return self._error
@@ -119,11 +133,7 @@ class Pipeline:
     async def arun(self) -> None:
         """Run inside the current event loop until cancelled or ``stop()`` is called."""
         loop = asyncio.get_running_loop()
-
-        def submit(coroutine: Any) -> Any:
-            return asyncio.run_coroutine_threadsafe(coroutine, loop)
-
-        worker_task = asyncio.ensure_future(asyncio.to_thread(self._run_worker, submit))
+        worker_task = asyncio.ensure_future(asyncio.to_thread(self._run_worker, loop))
         try:
             await asyncio.shield(worker_task)
         except asyncio.CancelledError:
@@ -134,26 +144,27 @@ class Pipeline:
     def _run_in_thread(self) -> None:
         loop_thread = LoopThread()
         try:
-            self._run_worker(loop_thread.submit)
+            self._run_worker(loop_thread.loop)
         except BaseException as error:
             self._error = error
             logger.exception("pipeline stopped with an error")
         finally:
             loop_thread.close()
 
-    def _run_worker(self, submit: SubmitCoroutine) -> None:
-        producer = KafkaProducerWorker(self.kafka)
+    def _run_worker(self, loop: asyncio.AbstractEventLoop) -> None:
+        producer = self.transport.producer()
         executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="llm-kafka-hook")
         try:
             self._check_topics(producer)
             handler = MessageHandler(self.router, self.message_format, executor, llm=self.llm)
             self._worker = PipelineWorker(
                 self.settings,
-                lambda **callbacks: KafkaConsumerWorker(self.kafka, **callbacks),
+                self.transport.consumer(),
                 producer,
                 handler,
-                submit,
+                loop,
                 self.metrics,
+                llm_wait_time=getattr(self.llm, "wait_time", None),
             )
             if self._stop_requested.is_set():
                 self._worker.request_stop()
@@ -162,14 +173,19 @@ class Pipeline:
             executor.shutdown(wait=False, cancel_futures=True)
             producer.close(self.settings.shutdown_timeout_s)
 
-    def _check_topics(self, producer: KafkaProducerWorker) -> None:
-        metadata = producer.list_topics(timeout=30.0)
+    def _check_topics(self, producer: ProducerPort) -> None:
         required = [*self.settings.input_topics, self.settings.output_topic, self.settings.dead_letter_topic]
-        missing = [topic for topic in required if topic not in metadata.topics]
+        deadline = time.monotonic() + _TOPIC_CHECK_S
+        while True:
+            existing = producer.topics(timeout=30.0)
+            missing = [topic for topic in required if topic not in existing]
+            if not missing or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
         if missing:
+            where = self.kafka.bootstrap_servers if self.kafka is not None else f"the {self.transport.name} transport"
             raise ConfigurationError(
-                f"topics not found on {self.kafka.bootstrap_servers}: {', '.join(missing)}. "
-                f"Create them before starting the pipeline."
+                f"topics not found on {where}: {', '.join(missing)}. Create them before starting the pipeline."
             )
 
     def _install_signal_handlers(self) -> Any:

@@ -1,186 +1,267 @@
-"""``PipelineWorker``: the poll, dispatch, produce and commit loop on one thread.
+"""``PipelineWorker``: the concurrent consume, process, produce and commit engine.
 
-The loop polls a record, registers its offset as pending, has the ``MessageHandler`` process
-it on the event loop, and produces the output or dead-letter record. The offset becomes
-committable only when that record's delivery report arrives (on the producer's thread).
-Offsets are committed on a timer, on revoke and at shutdown; a dead-letter record that
-cannot be delivered stops the worker with its offset uncommitted.
+Three kinds of thread share the work, and none waits on another's slow part:
 
-NOTE: records are processed one at a time. One call longer than max.poll.interval.ms
-still evicts the consumer, until concurrent dispatch with paused partitions replaces this loop.
+- the **poll thread** (``run``) polls the consumer, buffers records in the ``Scheduler``,
+  pauses and resumes partitions, commits on a timer and handles rebalances;
+- the **event loop** runs up to ``max_in_flight`` handlers at once; when one finishes, the
+  next ready record starts straight away, on the loop, without waiting for a poll;
+- the **output writer** and the producer's delivery thread produce the results and mark
+  offsets done when their delivery reports arrive.
+
+Per partition, ``unsettled`` counts records consumed and not yet delivered (buffered,
+running, or waiting for a delivery report). Revokes and shutdown wait for it to reach 0,
+within their timeouts. Each assignment of a partition has an epoch; a result that arrives
+after its partition was revoked carries an old epoch and is dropped, not produced.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, cast
-
-from confluent_kafka import Message
+from collections.abc import Callable
 
 from llm_kafka.config import PipelineSettings
 from llm_kafka.engine.handler import Failure, MessageHandler, Outcome
-from llm_kafka.engine.offsets import OffsetTracker, TopicPartition
-from llm_kafka.errors import CommitError, DeliveryError, KafkaError, LLMKafkaError, OutputTooLargeError
-from llm_kafka.kafka.consumer import KafkaConsumerWorker
-from llm_kafka.kafka.dead_letter import FailureInfo, dead_letter_headers
-from llm_kafka.kafka.producer import KafkaProducerWorker
+from llm_kafka.engine.offsets import OffsetTracker
+from llm_kafka.engine.pausing import PauseState
+from llm_kafka.engine.scheduler import Scheduler
+from llm_kafka.engine.transport import ConsumedRecord, ConsumerPort, ProducerPort, TopicPartition
+from llm_kafka.errors import CommitError
+from llm_kafka.kafka.output_writer import OutputWriter
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.processor import RecordInfo
 
 logger = logging.getLogger(__name__)
 
-HEADER_OUTPUT_SOURCE = "llm_kafka.source"
+# Most records one poll returns. Larger batches cost fewer calls into librdkafka but make the
+# buffer overshoot its limit by up to this many records.
+_MAX_POLL_BATCH = 500
 
-SubmitCoroutine = Callable[[Coroutine[Any, Any, Outcome]], "concurrent.futures.Future[Outcome]"]
+# How often a revoke or shutdown checks whether in-flight work has settled.
+_SETTLE_CHECK_S = 0.005
 
+# How long reading the committed offsets of new partitions may take at assignment.
+_COMMITTED_TIMEOUT_S = 10.0
 
-def record_info(message: Message) -> RecordInfo:
-    """Return the identity of a consumed record."""
-    timestamp_type, timestamp = message.timestamp()
-    return RecordInfo(
-        topic=message.topic() or "",
-        partition=message.partition() or 0,
-        offset=message.offset() or 0,
-        key=message.key(),
-        headers=tuple(cast("list[tuple[str, bytes | None]]", message.headers() or [])),
-        timestamp_ms=timestamp if timestamp_type else None,
-    )
+WaitTime = Callable[[], float]
 
 
 class PipelineWorker:
-    """Runs the consume-process-produce loop until ``request_stop`` is called.
+    """Runs the engine until ``request_stop`` is called or a fatal error happens.
 
-    ``run`` blocks the calling thread and must be the only user of the consumer. Handler
-    coroutines go to ``submit``, which schedules them on the pipeline's event loop.
+    ``run`` blocks the calling thread (the poll thread) and is the only user of the consumer.
+    Handlers run on ``loop``, which must be running on another thread for the whole run.
+    ``llm_wait_time`` returns how long the LLM provider needs before it can take calls;
+    while it is above 0 every partition is paused.
     """
 
     def __init__(
         self,
         settings: PipelineSettings,
-        consumer_factory: Callable[..., KafkaConsumerWorker],
-        producer: KafkaProducerWorker,
+        consumer: ConsumerPort,
+        producer: ProducerPort,
         handler: MessageHandler,
-        submit: SubmitCoroutine,
+        loop: asyncio.AbstractEventLoop,
         metrics: MetricsCollector,
+        llm_wait_time: WaitTime | None = None,
     ) -> None:
         self._settings = settings
+        self._consumer = consumer
         self._producer = producer
         self._handler = handler
-        self._submit = submit
+        self._loop = loop
         self._metrics = metrics
-        self._offsets = OffsetTracker()
+        self._llm_wait_time = llm_wait_time
+
+        self._lock = threading.Lock()  # guards the scheduler, epochs and unsettled counts
+        self._scheduler = Scheduler(settings.ordering, settings.max_in_flight)
+        self._offsets = OffsetTracker(with_metadata=settings.commit_metadata)
+        self._pauses = PauseState()
+        self._assigned: set[TopicPartition] = set()
+        self._epochs: dict[TopicPartition, int] = {}
+        self._unsettled: dict[TopicPartition, int] = {}
+        self._dispatch_epoch: dict[tuple[str, int, int], int] = {}
+
         self._stop = threading.Event()
+        self._draining = False
+        self._closing = False
         self._fatal: BaseException | None = None
-        self._fatal_lock = threading.Lock()
-        self._consumer = consumer_factory(
-            on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        self._writer = OutputWriter(
+            producer,
+            output_topic=settings.output_topic,
+            dead_letter_topic=settings.dead_letter_topic,
+            on_settled=self._settled,
+            on_fatal=self._fail,
         )
 
     def request_stop(self) -> None:
-        """Ask the loop to finish the current record and shut down; returns at once."""
+        """Ask the engine to finish in-flight work and shut down; returns at once."""
         self._stop.set()
 
+    @property
+    def in_flight(self) -> int:
+        """Messages being processed now."""
+        with self._lock:
+            return self._scheduler.in_flight
+
+    @property
+    def assignment(self) -> list[TopicPartition]:
+        """The partitions this worker owns now."""
+        with self._lock:
+            return sorted(self._assigned)
+
     def run(self) -> None:
-        """Consume until stopped, then flush, commit and close. Re-raises a fatal error."""
-        self._consumer.subscribe(self._settings.input_topics)
-        logger.info("pipeline worker started on topics %s", self._settings.input_topics)
+        """Consume until stopped, then drain, flush, commit and close. Re-raises a fatal error."""
+        self._consumer.subscribe(self._settings.input_topics, self._on_assign, self._on_revoke, self._on_lost)
+        logger.info(
+            "pipeline worker started on topics %s (max_in_flight=%d, ordering=%s)",
+            self._settings.input_topics,
+            self._settings.max_in_flight,
+            self._settings.ordering,
+        )
         next_commit = time.monotonic() + self._settings.commit_interval_s
+        drain_deadline: float | None = None
         try:
-            while not self._stop.is_set() and self._fatal is None:
-                message = self._consumer.poll(self._settings.poll_timeout_s)
-                if message is not None:
-                    self._process(message)
+            while True:
+                if drain_deadline is None and (self._stop.is_set() or self._fatal is not None):
+                    drain_deadline = self._begin_drain()
+                if drain_deadline is not None and (self._total_unsettled() == 0 or time.monotonic() >= drain_deadline):
+                    break
+                self._accept(self._consumer.poll_batch(self._batch_size(), self._settings.poll_timeout_s))
+                self._apply_pauses()
                 if time.monotonic() >= next_commit:
                     self._commit()
                     next_commit = time.monotonic() + self._settings.commit_interval_s
         finally:
-            self._shutdown()
+            self._shutdown(drain_deadline)
         if self._fatal is not None:
             raise self._fatal
 
-    def _process(self, message: Message) -> None:
-        record = record_info(message)
-        self._offsets.register(record.topic, record.partition, record.offset)
-        self._metrics.increment("messages.consumed", attributes={"topic": record.topic})
+    # -- poll thread: intake -------------------------------------------------------------
 
-        future = self._submit(self._handler.handle(record, message.value()))
+    def _batch_size(self) -> int:
+        with self._lock:
+            room = self._settings.buffer_limit - self._scheduler.buffered
+        return max(1, min(_MAX_POLL_BATCH, room))
+
+    def _accept(self, records: list[ConsumedRecord]) -> None:
+        if not records:
+            return
+        skipped = 0
+        consumed: dict[str, int] = {}
+        with self._lock:
+            for record in records:
+                info = record.info
+                partition = (info.topic, info.partition)
+                if partition not in self._assigned or self._draining:
+                    # Fetched just before a revoke or a stop: left unregistered, so the commit
+                    # stays below it and the partition's next owner reads it again.
+                    continue
+                consumed[info.topic] = consumed.get(info.topic, 0) + 1
+                if not self._offsets.register(info.topic, info.partition, info.offset):
+                    skipped += 1
+                    continue
+                self._unsettled[partition] = self._unsettled.get(partition, 0) + 1
+                self._dispatch_epoch[(info.topic, info.partition, info.offset)] = self._epochs[partition]
+                self._scheduler.add(record)
+            started = self._scheduler.take()
+        for topic, count in consumed.items():
+            self._metrics.increment("messages.consumed", count, attributes={"topic": topic})
+        if skipped:
+            self._metrics.increment("messages.skipped", skipped)
+            logger.debug("skipped %d records an earlier owner of the partition had finished", skipped)
+        if started:
+            self._loop.call_soon_threadsafe(self._start, started)
+
+    # -- event loop: processing ----------------------------------------------------------
+
+    def _start(self, records: list[ConsumedRecord]) -> None:
+        for record in records:
+            self._loop.create_task(self._process(record))
+
+    async def _process(self, record: ConsumedRecord) -> None:
+        started = time.perf_counter()
+        timeout = self._settings.message_timeout_s
         try:
-            outcome = future.result(timeout=self._settings.message_timeout_s)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            error = TimeoutError(f"processing took longer than message_timeout_s={self._settings.message_timeout_s}s")
-            logger.warning("message timed out; sending it to the dead-letter topic: %s", record.describe())
-            outcome = Failure(error, "-", None, "process", 1)
-
-        if isinstance(outcome, Failure):
-            self._dead_letter(record, message.value(), outcome)
-        else:
-            self._send_output(record, message.value(), outcome.value, outcome.processor, outcome.message_id)
-
-    def _send_output(
-        self, record: RecordInfo, original: bytes | None, value: bytes, processor: str, message_id: str | None
-    ) -> None:
-        headers = [*record.headers, (HEADER_OUTPUT_SOURCE, f"{record.topic}/{record.partition}/{record.offset}".encode())]
-
-        def delivered(error: DeliveryError | None, _: Message | None) -> None:
-            if error is None:
-                self._done(record, "messages.processed", processor)
-                return
-            logger.error("output delivery failed (%s); dead-lettering: %s", error, record.describe(message_id))
-            self._dead_letter(record, original, Failure(error, processor, message_id, "deliver", 1))
-
-        try:
-            self._producer.produce(self._settings.output_topic, value, key=record.key, headers=headers, on_delivery=delivered)
-        except (OutputTooLargeError, DeliveryError) as error:
-            logger.warning("output not produced (%s); dead-lettering: %s", error, record.describe(message_id))
-            self._dead_letter(record, original, Failure(error, processor, message_id, "produce", 1))
-
-    def _dead_letter(self, record: RecordInfo, value: bytes | None, failure: Failure) -> None:
-        info = FailureInfo(
-            error_type=failure.error_type,
-            error_message=str(failure.error),
-            attempts=failure.attempts,
-            processor=failure.processor,
-            message_id=failure.message_id,
-            raw_output=failure.raw_output,
-        )
-
-        def delivered(error: DeliveryError | None, _: Message | None) -> None:
-            if error is None:
-                self._done(record, "messages.dead_lettered", failure.processor)
-                return
-            self._fail(KafkaError(f"dead-letter delivery failed, offset left uncommitted: {error}"), record, failure.message_id)
-
-        try:
-            self._producer.produce(
-                self._settings.dead_letter_topic,
-                value,
-                key=record.key,
-                headers=dead_letter_headers(record, info),
-                on_delivery=delivered,
+            outcome: Outcome = await asyncio.wait_for(self._handler.handle(record.info, record.value), timeout)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "message took longer than message_timeout_s=%ss; sending it to the dead-letter topic: %s",
+                timeout,
+                record.info.describe(),
             )
-        except LLMKafkaError as error:
-            self._fail(error, record, failure.message_id)
+            error = TimeoutError(f"processing took longer than message_timeout_s={timeout}s")
+            outcome = Failure(error, "-", None, "process", 1)
+        self._metrics.record_duration("processing.duration", time.perf_counter() - started)
+        self._finish(record, outcome)
 
-    def _done(self, record: RecordInfo, counter: str, processor: str) -> None:
-        self._offsets.mark_done(record.topic, record.partition, record.offset)
-        self._metrics.increment(counter, attributes={"topic": record.topic, "processor": processor})
+    def _finish(self, record: ConsumedRecord, outcome: Outcome) -> None:
+        info = record.info
+        partition = (info.topic, info.partition)
+        with self._lock:
+            self._scheduler.finish(record)
+            current = self._dispatch_epoch.pop((info.topic, info.partition, info.offset), None) == self._epochs.get(partition)
+            started = self._scheduler.take()
+        for next_record in started:
+            self._loop.create_task(self._process(next_record))
+        if current:
+            self._writer.write(record, outcome)
+        else:
+            logger.info("partition was revoked while the message ran; its result is dropped: %s", info.describe())
 
-    def _fail(self, error: BaseException, record: RecordInfo, message_id: str | None) -> None:
-        logger.error("stopping the pipeline: %s: %s", error, record.describe(message_id))
-        with self._fatal_lock:
-            if self._fatal is None:
-                self._fatal = error
+    # -- producer thread: settlement -----------------------------------------------------
+
+    def _settled(self, info: RecordInfo, outcome: str, processor: str) -> None:
+        if not self._offsets.mark_done(info.topic, info.partition, info.offset):
+            return  # revoked meanwhile; the commit for it already happened or never will
+        with self._lock:
+            partition = (info.topic, info.partition)
+            if partition in self._unsettled:
+                self._unsettled[partition] -= 1
+        self._metrics.increment(f"messages.{outcome}", attributes={"topic": info.topic, "processor": processor})
+
+    def _fail(self, error: BaseException, info: RecordInfo, message_id: str | None) -> None:
+        logger.error("stopping the pipeline: %s: %s", error, info.describe(message_id))
+        if self._fatal is None:
+            self._fatal = error
         self._stop.set()
+
+    # -- poll thread: pausing and commits ------------------------------------------------
+
+    def _apply_pauses(self) -> None:
+        with self._lock:
+            share = math.ceil(self._settings.buffer_limit / max(1, len(self._assigned)))
+            for partition in self._assigned:
+                buffered = self._scheduler.buffered_in(partition)
+                if buffered >= share:
+                    self._pauses.hold(partition, "buffer", True)
+                elif buffered <= share // 2:
+                    self._pauses.hold(partition, "buffer", False)
+        if self._llm_wait_time is not None:
+            self._pauses.hold_all("llm", self._llm_wait_time() > 0)
+
+        with self._lock:
+            in_flight = self._scheduler.in_flight
+        self._metrics.set_gauge("messages.in_flight", in_flight)
+
+        to_pause, to_resume = self._pauses.apply()
+        if to_pause:
+            logger.debug("pausing %s", to_pause)
+            self._consumer.pause(to_pause)
+        if to_resume:
+            logger.debug("resuming %s", to_resume)
+            self._consumer.resume(to_resume)
+        if to_pause or to_resume:
+            self._metrics.set_gauge("partitions.paused", len(self._pauses.paused))
 
     def _commit(self, partitions: list[TopicPartition] | None = None) -> None:
         candidates = self._offsets.commit_candidates()
         if partitions is not None:
-            candidates = {key: offset for key, offset in candidates.items() if key in partitions}
+            candidates = {key: value for key, value in candidates.items() if key in partitions}
         if not candidates:
             return
         started = time.perf_counter()
@@ -192,32 +273,114 @@ class PipelineWorker:
             return
         self._metrics.record_duration("commit.latency", time.perf_counter() - started)
         self._offsets.mark_committed(candidates)
+        for partition in candidates:
+            self._pauses.hold(partition, "metadata", self._offsets.metadata_overflows(partition))
         logger.debug("committed offsets %s", candidates)
+
+    # -- poll thread: rebalances ---------------------------------------------------------
 
     def _on_assign(self, partitions: list[TopicPartition]) -> None:
         self._metrics.increment("rebalances.assigned", len(partitions))
+        committed = self._consumer.committed(partitions, _COMMITTED_TIMEOUT_S) if self._settings.commit_metadata else {}
+        with self._lock:
+            for partition in partitions:
+                self._epochs[partition] = self._epochs.get(partition, 0) + 1
+                self._unsettled[partition] = 0
+                self._offsets.seed(partition, committed.get(partition))
+            self._assigned.update(partitions)
+        held = self._pauses.assign(partitions)
+        if held:
+            self._consumer.pause(held)
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        if self._closing:
+            self._release(partitions)  # the final commit already ran; close leaves the group
+            return
         self._metrics.increment("rebalances.revoked", len(partitions))
-        # Deliveries of revoked partitions' records must finish before their final commit.
-        remaining = self._producer.flush(self._settings.shutdown_timeout_s)
-        if remaining:
-            logger.warning("%d records still undelivered at revoke; their offsets stay uncommitted", remaining)
+        self._drop_buffered(partitions)
+        if not self._wait_settled(partitions, time.monotonic() + self._settings.revoke_timeout_s):
+            logger.warning(
+                "revoke: in-flight work of %s did not finish within revoke_timeout_s=%ss; it is dropped "
+                "uncommitted and the partitions' new owner processes it again",
+                partitions,
+                self._settings.revoke_timeout_s,
+            )
         try:
             self._commit(partitions)
         finally:
-            self._offsets.forget(partitions)
+            self._release(partitions)
 
     def _on_lost(self, partitions: list[TopicPartition]) -> None:
-        self._offsets.forget(partitions)
+        self._metrics.increment("rebalances.lost", len(partitions))
+        self._drop_buffered(partitions)
+        self._release(partitions)
 
-    def _shutdown(self) -> None:
-        logger.info("pipeline worker stopping")
-        remaining = self._producer.flush(self._settings.shutdown_timeout_s)
+    def _drop_buffered(self, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            for partition in partitions:
+                dropped = self._scheduler.drop([partition])
+                if partition in self._unsettled:
+                    self._unsettled[partition] -= dropped
+
+    def _release(self, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            for partition in partitions:
+                self._epochs[partition] = self._epochs.get(partition, 0) + 1
+                self._unsettled.pop(partition, None)
+            self._assigned.difference_update(partitions)
+        self._offsets.forget(partitions)
+        self._pauses.remove(partitions)
+
+    def _wait_settled(self, partitions: list[TopicPartition], deadline: float) -> bool:
+        while True:
+            with self._lock:
+                if all(self._unsettled.get(partition, 0) <= 0 for partition in partitions):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_SETTLE_CHECK_S)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def _total_unsettled(self) -> int:
+        with self._lock:
+            return sum(self._unsettled.values())
+
+    def _begin_drain(self) -> float:
+        logger.info("pipeline worker stopping: %d messages in flight", self.in_flight)
+        self._pauses.hold_all("stopping", True)
+        with self._lock:
+            self._draining = True
+            assigned = list(self._assigned)
+        self._drop_buffered(assigned)
+        if self._fatal is not None:
+            return time.monotonic()  # a fatal error stops at once; unfinished work stays uncommitted
+        return time.monotonic() + self._settings.shutdown_timeout_s
+
+    def _shutdown(self, drain_deadline: float | None) -> None:
+        deadline = drain_deadline or time.monotonic() + self._settings.shutdown_timeout_s
+        abandoned = self._total_unsettled()
+        if abandoned:
+            logger.warning("%d messages did not finish before the shutdown timeout; they stay uncommitted", abandoned)
+        if not self._writer.close(max(0.0, deadline - time.monotonic())):
+            logger.error("output writer did not finish before the shutdown timeout")
+        remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
         if remaining:
             logger.error("%d records were not delivered before shutdown; their offsets stay uncommitted", remaining)
         try:
             self._commit()
         finally:
-            self._consumer.close()
+            self._closing = True
+            self._close_consumer()
         logger.info("pipeline worker stopped")
+
+    def _close_consumer(self) -> None:
+        closer = threading.Thread(target=self._consumer.close, name="llm-kafka-consumer-close", daemon=True)
+        closer.start()
+        closer.join(self._settings.close_timeout_s)
+        if closer.is_alive():
+            logger.error(
+                "consumer close did not finish within close_timeout_s=%ss; abandoning it (the group "
+                "notices the member is gone after session.timeout.ms)",
+                self._settings.close_timeout_s,
+            )

@@ -67,9 +67,6 @@ class ConsumerPort(Protocol):
     def resume(self, partitions: Sequence[TopicPartition]) -> None:
         """Fetch ``partitions`` again."""
 
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        """Read ``partition`` from ``offset`` next (used to replay records the engine dropped)."""
-
     def committed(self, partitions: Sequence[TopicPartition], timeout: float) -> dict[TopicPartition, CommittedOffset]:
         """Return the group's committed offsets of ``partitions``; partitions with none are absent."""
 

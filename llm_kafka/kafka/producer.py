@@ -1,6 +1,6 @@
 """``KafkaProducerWorker``: an idempotent producer whose delivery reports are always served.
 
-A background thread calls ``poll`` so delivery callbacks run even while the consumer loop
+It implements ``ProducerPort`` on confluent-kafka. A background thread calls ``poll`` so delivery callbacks run even while the consumer loop
 is busy. A full local queue (``BufferError``) is handled by serving delivery reports and
 retrying the same record; nothing is dropped. Callbacks run on that background thread.
 """
@@ -10,20 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from confluent_kafka import KafkaError as ConfluentKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
 from llm_kafka.config import KafkaSettings
+from llm_kafka.engine.transport import DeliveryCallback, Headers
 from llm_kafka.errors import DeliveryError, OutputTooLargeError
 from llm_kafka.kafka.consumer import LIBRDKAFKA_LOGGER
 
 logger = logging.getLogger(__name__)
-
-DeliveryCallback = Callable[[DeliveryError | None, Message | None], None]
-Headers = Sequence[tuple[str, bytes | str | None]]
 
 # How long ``produce`` keeps retrying a record while the local queue is full. A queue that
 # stays full this long means the broker is unreachable; raising lets the caller decide.
@@ -67,10 +63,10 @@ class KafkaProducerWorker:
 
         def report(error: ConfluentKafkaError | None, message: Message | None) -> None:
             if error is None:
-                on_delivery(None, message)
+                on_delivery(None)
                 return
             retryable = error.retriable() and error.code() not in _NON_RETRYABLE_CODES
-            on_delivery(DeliveryError(f"delivery to {topic} failed: {error}", retryable=retryable), message)
+            on_delivery(DeliveryError(f"delivery to {topic} failed: {error}", retryable=retryable))
 
         deadline = time.monotonic() + _QUEUE_FULL_TIMEOUT_S
         while True:
@@ -109,9 +105,9 @@ class KafkaProducerWorker:
         self._producer.close()
         return remaining
 
-    def list_topics(self, timeout: float = 10.0) -> Any:
-        """Return the cluster metadata, for checks that the output topics exist."""
-        return self._producer.list_topics(timeout=timeout)
+    def topics(self, timeout: float) -> set[str]:
+        """Return the names of the cluster's topics, for checks that the pipeline's topics exist."""
+        return set(self._producer.list_topics(timeout=timeout).topics)
 
     def _serve_delivery_reports(self) -> None:
         while not self._stopping.is_set():

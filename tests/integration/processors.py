@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from llm_kafka import BaseProcessor, ProcessingContext
@@ -26,4 +28,47 @@ class LLMEchoProcessor(BaseProcessor):
     async def process(self, data: Any, context: ProcessingContext) -> Any:
         assert context.llm is not None
         response = await context.llm.acomplete(str(data), max_tokens=64)
+        return {"answer": response.text}
+
+
+class SleepyProcessor(BaseProcessor):
+    """Sleeps ``seconds`` for content ``sleep:<seconds>`` (``slow_seconds`` for others) and echoes.
+
+    It records how many calls run at once, so tests can check the in-flight limit.
+    """
+
+    name = "sleepy"
+
+    def __init__(self, default_seconds: float = 0.0) -> None:
+        self.default_seconds = default_seconds
+        self.running = 0
+        self.most_running = 0
+
+    async def process(self, data: Any, context: ProcessingContext) -> Any:
+        text = str(data)
+        seconds = float(text.split(":", 1)[1]) if text.startswith("sleep:") else self.default_seconds
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.running -= 1
+        return {"echo": text}
+
+
+class TimelineLLMProcessor(BaseProcessor):
+    """Calls the LLM like ``LLMEchoProcessor`` and records when each message started and ended."""
+
+    name = "timeline"
+
+    def __init__(self) -> None:
+        self.events: dict[str, tuple[float, float]] = {}
+
+    async def process(self, data: Any, context: ProcessingContext) -> Any:
+        assert context.llm is not None and context.message_id is not None
+        started = time.monotonic()
+        try:
+            response = await context.llm.acomplete(str(data), max_tokens=16)
+        finally:
+            self.events[context.message_id] = (started, time.monotonic())
         return {"answer": response.text}

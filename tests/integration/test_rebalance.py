@@ -16,36 +16,42 @@ from .processors import LLMEchoProcessor
 
 pytestmark = pytest.mark.kafka
 
-INPUTS = 200
+INPUTS = 400
 PARTITIONS = 4
 
 
 @pytest.fixture
 def llm_server() -> Iterator[LocalLLMServer]:
-    with LocalLLMServer(latency=0.02) as server:
+    with LocalLLMServer(latency=0.05) as server:
         yield server
 
 
-def make_pipeline(bootstrap: str, topics: dict[str, str], server: LocalLLMServer) -> Pipeline:
+def make_pipeline(bootstrap: str, topics: dict[str, str], server: LocalLLMServer, strategy: str) -> Pipeline:
     return Pipeline(
         LLMEchoProcessor(),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"g-{topics['input']}"),
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap,
+            group_id=f"g-{topics['input']}",
+            consumer={"partition.assignment.strategy": strategy},
+        ),
         settings=PipelineSettings(
             input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"],
             commit_interval_s=5.0,  # long, so only the revoke commit can save the first worker's progress
+            max_in_flight=4,  # slow enough that the second worker joins mid-run
         ),
         llm=LLMClient("openai", "local-model", api_key="local", base_url=server.openai_base_url),
     )
 
 
+@pytest.mark.parametrize("strategy", ["cooperative-sticky", "range"])
 def test_joining_worker_repeats_no_finished_work(
-    bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer
+    bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer, strategy: str
 ) -> None:
     topics = {"input": new_topic("in", partitions=PARTITIONS), "output": new_topic("out"), "dlq": new_topic("dlq")}
     records = [(f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"text {i}"}).encode()) for i in range(INPUTS)]
     produce(bootstrap_servers, topics["input"], records)
-    first = make_pipeline(bootstrap_servers, topics, llm_server)
-    second = make_pipeline(bootstrap_servers, topics, llm_server)
+    first = make_pipeline(bootstrap_servers, topics, llm_server, strategy)
+    second = make_pipeline(bootstrap_servers, topics, llm_server, strategy)
 
     def all_committed() -> bool:
         group = f"g-{topics['input']}"

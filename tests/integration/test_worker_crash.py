@@ -25,7 +25,7 @@ INPUTS = 200
 
 @pytest.fixture
 def llm_server() -> Iterator[LocalLLMServer]:
-    with LocalLLMServer(latency=0.02) as server:
+    with LocalLLMServer(latency=0.05) as server:
         yield server
 
 

@@ -8,7 +8,7 @@ import sys
 
 from llm_kafka import KafkaSettings, LLMClient, Pipeline, PipelineSettings, RetryPolicy
 
-from .processors import LLMEchoProcessor
+from .processors import LLMEchoProcessor, SleepyProcessor
 
 
 def main() -> None:
@@ -21,14 +21,17 @@ def main() -> None:
         base_url=config["llm_base_url"],
         retry_policy=RetryPolicy(max_attempts=3, base_delay=0.05),
     )
+    processor = SleepyProcessor() if config.get("processor") == "sleepy" else LLMEchoProcessor()
     pipeline = Pipeline(
-        LLMEchoProcessor(),
+        processor,
         kafka=KafkaSettings(bootstrap_servers=config["bootstrap_servers"], group_id=config["group_id"]),
         settings=PipelineSettings(
             input_topics=[config["input"]],
             output_topic=config["output"],
             dead_letter_topic=config["dlq"],
             commit_interval_s=config.get("commit_interval_s", 0.5),
+            max_in_flight=config.get("max_in_flight", 4),
+            shutdown_timeout_s=config.get("shutdown_timeout_s", 30),
         ),
         llm=llm,
     )

@@ -1,0 +1,1 @@
+"""An enrichment pipeline that adds an embedding vector to each document."""

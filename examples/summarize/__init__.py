@@ -1,0 +1,1 @@
+"""The getting-started pipeline: summarize each document in one sentence."""

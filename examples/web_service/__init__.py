@@ -1,0 +1,1 @@
+"""A Pipeline embedded in an asyncio web application that shares its event loop."""
