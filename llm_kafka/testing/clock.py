@@ -39,7 +39,7 @@ class FakeClock:
 
         clock = FakeClock()
         breaker = CircuitBreaker(recovery_timeout=30, clock=clock)
-        clock.advance(30)   # the breaker's open period is over
+        clock.advance(30)  # the breaker's open period is over
     """
 
     def __init__(self, start: float = 0.0) -> None:

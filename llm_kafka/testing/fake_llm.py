@@ -133,7 +133,7 @@ class FakeLLM:
 
         fake = FakeLLM([RateLimited(retry_after=2), {"label": "positive"}])
         client = fake.client()
-        client.structured("Rate: great", Label)   # retried once, then Label(label="positive")
+        client.structured("Rate: great", Label)  # retried once, then Label(label="positive")
     """
 
     def __init__(
@@ -251,7 +251,9 @@ def _answer(step: Step, request: LLMRequest) -> LLMResponse:
         input_tokens=reply.input_tokens if reply.input_tokens is not None else _prompt_tokens(request),
         output_tokens=reply.output_tokens if reply.output_tokens is not None else estimate_tokens(text),
     )
-    return LLMResponse(text=text, model=request.model, provider=PROVIDER_NAME, usage=usage, finish_reason=reply.finish_reason)
+    return LLMResponse(
+        text=text, model=request.model, provider=PROVIDER_NAME, usage=usage, finish_reason=reply.finish_reason
+    )
 
 
 def _prompt_tokens(request: LLMRequest) -> int:

@@ -25,6 +25,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from llm_kafka.config import KafkaSettings
+from llm_kafka.kafka.transport import KafkaTransport
 from llm_kafka.testing.kafka_broker import BrokerHandle, KafkaBrokerError, create_topic
 from llm_kafka.testing.records import (
     HeadersArgument,
@@ -102,7 +103,9 @@ class KafkaTestBroker:
         metadata = self._admin_client().list_topics(topic=topic, timeout=_REQUEST_TIMEOUT_S)
         found = metadata.topics.get(topic)
         if found is None or found.error is not None:
-            raise ValueError(f"topic {topic!r} not found on {self.bootstrap_servers}; create it with create_topic() first")
+            raise ValueError(
+                f"topic {topic!r} not found on {self.bootstrap_servers}; create it with create_topic() first"
+            )
         return len(found.partitions)
 
     def send(
@@ -165,7 +168,9 @@ class KafkaTestBroker:
         reader = self._reader_client()
         with self._lock:
             return {
-                partition: int(reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=_REQUEST_TIMEOUT_S)[1])
+                partition: int(
+                    reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=_REQUEST_TIMEOUT_S)[1]
+                )
                 for partition in range(count)
             }
 
@@ -178,6 +183,16 @@ class KafkaTestBroker:
         futures = self._admin_client().list_consumer_group_offsets(request, request_timeout=_REQUEST_TIMEOUT_S)
         result = futures[group_id].result(timeout=_REQUEST_TIMEOUT_S + 5.0)
         return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+    def transport(self, group_id: str, **options: Any) -> KafkaTransport:
+        """Return a transport for this broker and ``group_id``; ``options`` are more ``KafkaSettings`` fields."""
+        return KafkaTransport(self.kafka_settings(group_id, **options))
+
+    def lag(self, group_id: str, topic: str) -> dict[int, int]:
+        """Return the records per partition of ``topic`` past group ``group_id``'s committed offset."""
+        from llm_kafka.testing.settle import consumer_lag
+
+        return consumer_lag(self, group_id, topic)
 
     def run_until_settled(self, pipeline: Pipeline, timeout_s: float = 60.0) -> SettledRun:
         """Run ``pipeline`` until every input record is settled, then stop it.

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from llm_kafka.config import KafkaSettings
+from llm_kafka.kafka.transport import KafkaTransport
 from llm_kafka.pipeline import Pipeline
+from llm_kafka.testing.memory.transport import InMemoryTransport
 from llm_kafka.testing.records import StoredRecord
 
 logger = logging.getLogger(__name__)
@@ -65,19 +66,19 @@ class _Progress:
 
     def describe(self) -> str:
         lag = ", ".join(self.behind) or "none"
-        return f"{self.inputs} inputs, {self.written} outputs and dead letters, partitions not committed to the end: {lag}"
+        return (
+            f"{self.inputs} inputs, {self.written} outputs and dead letters, partitions not committed to the end: {lag}"
+        )
 
 
 def pipeline_group_id(pipeline: Pipeline) -> str:
     """Return the consumer group id ``pipeline`` commits under."""
-    transport = getattr(pipeline, "transport", None)
-    group_id = getattr(transport, "group_id", None)
-    if isinstance(group_id, str):
-        return group_id
-    settings = getattr(transport, "settings", None) or pipeline.kafka
-    if not isinstance(settings, KafkaSettings):
-        raise TypeError(f"cannot tell the consumer group of a pipeline on transport {transport!r}")
-    return settings.group_id
+    transport = pipeline.transport
+    if isinstance(transport, InMemoryTransport):
+        return transport.group_id
+    if isinstance(transport, KafkaTransport):
+        return transport.settings.group_id
+    raise TypeError(f"cannot find the consumer group of a pipeline on transport {transport!r}")
 
 
 def _end_offsets(broker: BrokerView, topic: str) -> dict[int, int]:
@@ -89,6 +90,15 @@ def _end_offsets(broker: BrokerView, topic: str) -> dict[int, int]:
         return {}
 
 
+def consumer_lag(broker: BrokerView, group_id: str, topic: str) -> dict[int, int]:
+    """Return how many records of each partition of ``topic`` lie past the group's committed offset.
+
+    A partition without a commit counts from offset 0, so its lag is its end offset.
+    """
+    committed = broker.committed(group_id, topic)
+    return {partition: end - committed.get(partition, 0) for partition, end in broker.end_offsets(topic).items()}
+
+
 def check_progress(broker: BrokerView, pipeline: Pipeline) -> _Progress:
     """Compare the committed input offsets and the written records with the inputs."""
     settings = pipeline.settings
@@ -98,11 +108,9 @@ def check_progress(broker: BrokerView, pipeline: Pipeline) -> _Progress:
     behind = []
     for topic in settings.input_topics:
         ends = _end_offsets(broker, topic)
-        committed = broker.committed(group_id, topic) if ends else {}
-        for partition, end in sorted(ends.items()):
-            inputs += end
-            if committed.get(partition, 0) < end:
-                behind.append(f"{topic}[{partition}] at {committed.get(partition, 'none')} of {end}")
+        inputs += sum(ends.values())
+        lag = consumer_lag(broker, group_id, topic) if ends else {}
+        behind += [f"{topic}[{partition}] {count} behind" for partition, count in sorted(lag.items()) if count > 0]
 
     written_topics = {settings.output_topic, settings.dead_letter_topic}
     written = sum(sum(_end_offsets(broker, topic).values()) for topic in written_topics)

@@ -6,11 +6,15 @@ so a difference in behaviour between the two fails the same test.
 
 from __future__ import annotations
 
+import uuid
 import zlib
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
-from llm_kafka.testing import InMemoryBroker, KafkaTestBroker
+from llm_kafka import BaseProcessor, Pipeline, PipelineSettings, ProcessingContext
+from llm_kafka.testing import FakeLLM, InMemoryBroker, KafkaTestBroker
 
 AnyBroker = InMemoryBroker | KafkaTestBroker
 
@@ -62,3 +66,42 @@ def test_records_of_empty_topic_is_empty(any_broker: AnyBroker) -> None:
     topic = any_broker.new_topic("empty", partitions=3)
 
     assert any_broker.records(topic) == []
+
+
+class Classify(BaseProcessor):
+    name = "classify"
+
+    async def process(self, data: Any, context: ProcessingContext) -> Any:
+        assert context.llm is not None
+        return (await context.llm.astructured(str(data), Verdict)).model_dump()
+
+
+class Verdict(BaseModel):
+    sentiment: str
+
+
+def test_pipeline_settles_on_either_broker(any_broker: AnyBroker) -> None:
+    reviews = any_broker.new_topic("reviews", partitions=2)
+    verdicts = any_broker.new_topic("verdicts")
+    dead = any_broker.new_topic("verdicts-dlq")
+    for i in range(10):
+        any_broker.send(reviews, {"id": f"r{i}", "content": f"review {i}"}, key=f"user-{i}")
+    any_broker.send(reviews, b"not json", key="bad")
+    group = f"classifier-{uuid.uuid4().hex[:8]}"
+    fake = FakeLLM(lambda request: {"sentiment": "positive"})
+    pipeline = Pipeline(
+        Classify(),
+        transport=any_broker.transport(group),
+        settings=PipelineSettings(
+            input_topics=[reviews], output_topic=verdicts, dead_letter_topic=dead, commit_interval_s=0.2
+        ),
+        llm=fake.client(),
+    )
+
+    run = any_broker.run_until_settled(pipeline, timeout_s=60)
+
+    assert sorted(value["id"] for value in run.output_values()) == sorted(f"r{i}" for i in range(10))
+    assert {value["result"]["sentiment"] for value in run.output_values()} == {"positive"}
+    assert [record.key for record in run.dead_letters] == [b"bad"]
+    assert any_broker.committed(group, reviews) == any_broker.end_offsets(reviews)
+    assert fake.calls == 10

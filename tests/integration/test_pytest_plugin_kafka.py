@@ -9,7 +9,7 @@ from llm_kafka.testing import KafkaTestBroker
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.kafka
 
-USER_TESTS = '''
+USER_TESTS = """
 def test_kafka_topic_is_fresh(kafka_broker, kafka_topic):
     topic = kafka_topic("orders", partitions=3)
 
@@ -20,7 +20,7 @@ def test_kafka_topic_is_fresh(kafka_broker, kafka_topic):
 
 def test_kafka_topic_names_differ(kafka_topic):
     assert kafka_topic() != kafka_topic()
-'''
+"""
 
 
 def test_kafka_fixtures_use_external_broker(

@@ -11,7 +11,7 @@ import threading
 import time
 
 from llm_kafka.engine.offsets import OffsetTracker
-from llm_kafka.engine.transport import CommittedOffset, TopicPartition
+from llm_kafka.engine.transport import TopicPartition
 from llm_kafka.errors import CommitError, DeliveryError
 from llm_kafka.testing.memory import InMemoryBroker, InMemoryTransport
 
@@ -74,7 +74,7 @@ class Member:
         if not candidates:
             return
         try:
-            self.consumer.commit({key: CommittedOffset(offset) for key, offset in candidates.items()})
+            self.consumer.commit(candidates)
         except CommitError:
             return
         self.offsets.mark_committed(candidates)

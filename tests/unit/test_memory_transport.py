@@ -53,7 +53,9 @@ def subscribed(broker: InMemoryBroker, group: str, topic: str) -> tuple[InMemory
     return consumer, events
 
 
-def produce_and_wait(producer: InMemoryProducer, topic: str, value: bytes, **options: object) -> list[DeliveryError | None]:
+def produce_and_wait(
+    producer: InMemoryProducer, topic: str, value: bytes, **options: object
+) -> list[DeliveryError | None]:
     reports: list[DeliveryError | None] = []
     producer.produce(topic, value, on_delivery=reports.append, **options)  # type: ignore[arg-type]
     assert producer.flush(5.0) == 0
@@ -279,26 +281,6 @@ def test_pause_holds_records_until_resume(broker: InMemoryBroker) -> None:
     assert [r.value for r in resumed] == [b"a"]
 
 
-def test_seek_replays_from_offset(broker: InMemoryBroker) -> None:
-    broker.create_topic("t")
-    for i in range(3):
-        broker.send("t", str(i))
-    consumer, _ = subscribed(broker, "g", "t")
-    consumer.poll_batch(10, 0.0)
-
-    consumer.seek(("t", 0), 1)
-
-    assert [r.info.offset for r in consumer.poll_batch(10, 0.0)] == [1, 2]
-
-
-def test_seek_unassigned_partition_raises(broker: InMemoryBroker) -> None:
-    broker.create_topic("t")
-    consumer, _ = subscribed(broker, "g", "t")
-
-    with pytest.raises(KafkaError, match="not assigned"):
-        consumer.seek(("t", 0), 0)
-
-
 def test_expelled_member_loses_partitions_and_rejoins(broker: InMemoryBroker) -> None:
     broker.create_topic("t")
     consumer, events = subscribed(broker, "g", "t")
@@ -454,3 +436,15 @@ def test_topics_lists_broker_topics(broker: InMemoryBroker, producer: InMemoryPr
     broker.create_topic("b")
 
     assert producer.topics(1.0) == {"a", "b"}
+
+
+@pytest.mark.parametrize("entry", [CommittedOffset(-1), CommittedOffset(CommittedOffset(1)), 3])  # type: ignore[arg-type]
+def test_commit_rejects_invalid_offset(broker: InMemoryBroker, entry: object) -> None:
+    broker.create_topic("t")
+    consumer, _ = subscribed(broker, "g", "t")
+    consumer.poll_batch(10, 0.0)
+
+    with pytest.raises(TypeError, match="CommittedOffset"):
+        consumer.commit({("t", 0): entry})  # type: ignore[dict-item]
+
+    assert broker.committed("g", "t") == {}

@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import asyncio
 
 from llm_kafka.testing import FakeLLM, RateLimited, StoredRecord
@@ -43,7 +43,7 @@ def test_fake_llm_waits_on_fake_clock(fake_llm, fake_clock):
 
 def test_llm_server_listens_on_loopback(llm_server):
     assert llm_server.url.startswith("http://127.0.0.1:")
-'''
+"""
 
 
 def test_plugin_fixtures_serve_user_tests(pytester: pytest.Pytester) -> None:

@@ -63,7 +63,7 @@ class InMemoryBroker:
         broker = InMemoryBroker()
         broker.create_topic("reviews", partitions=2)
         broker.send("reviews", {"id": "1", "content": "great"}, key="user-1")
-        transport = broker.transport("my-group")   # pass to Pipeline(..., transport=...)
+        transport = broker.transport("my-group")  # pass to Pipeline(..., transport=...)
 
     ``max_message_bytes`` limits one produced record (value, key and headers together).
     ``max_poll_interval_s`` expels a group member that does not poll for that long, as
@@ -198,6 +198,12 @@ class InMemoryBroker:
                 group.expel(member)
             self._changed.notify_all()
 
+    def lag(self, group_id: str, topic: str) -> dict[int, int]:
+        """Return the records per partition of ``topic`` past group ``group_id``'s committed offset."""
+        from llm_kafka.testing.settle import consumer_lag
+
+        return consumer_lag(self, group_id, topic)
+
     def run_until_settled(self, pipeline: Pipeline, timeout_s: float = 10.0) -> SettledRun:
         """Run ``pipeline`` on its thread until every input record is settled, then stop it.
 
@@ -281,14 +287,21 @@ class InMemoryBroker:
         return group
 
     def _partitions_of(self, topics: Iterable[str]) -> list[TopicPartition]:
-        return sorted((topic, partition) for topic in set(topics) if topic in self._logs for partition in range(len(self._logs[topic])))
+        return sorted(
+            (topic, partition)
+            for topic in set(topics)
+            if topic in self._logs
+            for partition in range(len(self._logs[topic]))
+        )
 
     def _delivery_fault(self, topic: str) -> DeliveryError | None:
         with self._lock:
             fault = self._delivery_faults.get(topic)
             if fault is None or not fault.take():
                 return None
-            return DeliveryError(f"delivery to {topic} failed: injected by InMemoryBroker.fail_delivery", retryable=fault.retryable)
+            return DeliveryError(
+                f"delivery to {topic} failed: injected by InMemoryBroker.fail_delivery", retryable=fault.retryable
+            )
 
     def _check_commit_fault(self, group_id: str) -> None:
         fault = self._commit_faults.get(group_id)

@@ -104,14 +104,6 @@ class InMemoryConsumer:
         """Return records of ``partitions`` again."""
         self._paused.difference_update(partitions)
 
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        """Read ``partition`` from ``offset`` next; raises ``KafkaError`` if it is not assigned."""
-        if partition not in self._assignment:
-            raise KafkaError(f"cannot seek {partition[0]}[{partition[1]}]: the partition is not assigned to this consumer")
-        if offset < 0:
-            raise ValueError(f"offset must not be negative, got {offset}")
-        self._positions[partition] = offset
-
     def committed(self, partitions: Sequence[TopicPartition], timeout: float) -> dict[TopicPartition, CommittedOffset]:
         """Return the group's committed offsets of ``partitions``; partitions with none are absent."""
         with self._broker._lock:
@@ -123,6 +115,12 @@ class InMemoryConsumer:
         if not offsets:
             return
         self._require_open()
+        for (topic, partition), entry in offsets.items():
+            # confluent-kafka raises TypeError for such offsets too; storing them would hide the bug.
+            if not isinstance(entry, CommittedOffset) or not isinstance(entry.offset, int) or entry.offset < 0:
+                raise TypeError(
+                    f"commit of {topic}[{partition}] needs a CommittedOffset with an offset >= 0, got {entry!r}"
+                )
         with self._broker._lock:
             if self._member is not None and self._member.expelled:
                 raise CommitError(

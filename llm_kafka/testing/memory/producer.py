@@ -130,7 +130,9 @@ class InMemoryProducer:
             self._condition.notify_all()
         self._thread.join(timeout=5.0)
         for pending in dropped:
-            self._report(pending, DeliveryError(f"delivery to {pending.topic} failed: the producer closed first", retryable=True))
+            self._report(
+                pending, DeliveryError(f"delivery to {pending.topic} failed: the producer closed first", retryable=True)
+            )
         self._closed = True
         if remaining:
             logger.error("in-memory producer closed with %d records not delivered", remaining)
