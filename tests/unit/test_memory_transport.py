@@ -448,3 +448,15 @@ def test_commit_rejects_invalid_offset(broker: InMemoryBroker, entry: object) ->
         consumer.commit({("t", 0): entry})  # type: ignore[dict-item]
 
     assert broker.committed("g", "t") == {}
+
+
+def test_lone_member_past_poll_interval_loses_partitions() -> None:
+    broker = InMemoryBroker(max_poll_interval_s=0.05)
+    broker.create_topic("t")
+    consumer, events = subscribed(broker, "g", "t")
+    consumer.poll_batch(10, 0.0)
+    threading.Event().wait(0.1)
+
+    consumer.poll_batch(10, 0.0)
+
+    assert events.calls == [("assign", [("t", 0)]), ("lost", [("t", 0)]), ("assign", [("t", 0)])]

@@ -157,13 +157,17 @@ class InMemoryConsumer:
         if member is None:
             return
 
+        with self._broker._changed:
+            # Members that went too long without a poll leave the group, this one included,
+            # as the Kafka consumer leaves when its own max.poll.interval.ms runs out.
+            self._expel_stale_members()
+
         if member.expelled:
             member = self._lose_partitions()
 
         with self._broker._changed:
             group = self._broker._group(self._group_id)
             member.last_poll = time.monotonic()
-            self._expel_stale_members()
             group.rebalance(self._broker._partitions_of(topic for m in group.members.values() for topic in m.topics))
             targeted = group.targeted_at(member)
             revoked = self._assignment - targeted
