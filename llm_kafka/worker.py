@@ -47,6 +47,10 @@ _SETTLE_CHECK_S = 0.005
 # How long reading the committed offsets of new partitions may take at assignment.
 _COMMITTED_TIMEOUT_S = 10.0
 
+# Least time the output writer gets at shutdown to produce what is queued, even when the
+# shutdown timeout is spent: producing a queued record takes microseconds.
+_WRITER_CLOSE_MIN_S = 1.0
+
 WaitTime = Callable[[], float]
 
 
@@ -362,7 +366,7 @@ class PipelineWorker:
         abandoned = self._total_unsettled()
         if abandoned:
             logger.warning("%d messages did not finish before the shutdown timeout; they stay uncommitted", abandoned)
-        if not self._writer.close(max(0.0, deadline - time.monotonic())):
+        if not self._writer.close(max(_WRITER_CLOSE_MIN_S, deadline - time.monotonic())):
             logger.error("output writer did not finish before the shutdown timeout")
         remaining = self._producer.flush(max(0.0, deadline - time.monotonic()))
         if remaining:

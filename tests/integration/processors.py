@@ -39,8 +39,9 @@ class SleepyProcessor(BaseProcessor):
 
     name = "sleepy"
 
-    def __init__(self, default_seconds: float = 0.0) -> None:
+    def __init__(self, default_seconds: float = 0.0, max_seconds: float = 3600.0) -> None:
         self.default_seconds = default_seconds
+        self.max_seconds = max_seconds
         self.running = 0
         self.most_running = 0
 
@@ -50,7 +51,7 @@ class SleepyProcessor(BaseProcessor):
         self.running += 1
         self.most_running = max(self.most_running, self.running)
         try:
-            await asyncio.sleep(seconds)
+            await asyncio.sleep(min(seconds, self.max_seconds))
         finally:
             self.running -= 1
         return {"echo": text}

@@ -29,10 +29,6 @@ def test_triage_rejects_missing_queue_topic() -> None:
         TicketTriage({"billing": "billing-topic"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine does not yet send output to ProcessingContext.output_topic; remove this mark when it does",
-)
 def test_triage_sends_each_ticket_to_its_queue_topic(
     bootstrap_servers: str, new_topic: Callable[..., str], llm: LLMClient
 ) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from llm_kafka import KafkaSettings, LLMClient, Pipeline, PipelineSettings, RetryPolicy
+from llm_kafka import BaseProcessor, KafkaSettings, LLMClient, Pipeline, PipelineSettings, RetryPolicy
 
 from .processors import LLMEchoProcessor, SleepyProcessor
 
@@ -21,7 +21,9 @@ def main() -> None:
         base_url=config["llm_base_url"],
         retry_policy=RetryPolicy(max_attempts=3, base_delay=0.05),
     )
-    processor = SleepyProcessor() if config.get("processor") == "sleepy" else LLMEchoProcessor()
+    processor: BaseProcessor = LLMEchoProcessor()
+    if config.get("processor") == "sleepy":
+        processor = SleepyProcessor(config.get("sleep_s", 0.0), config.get("max_sleep_s", 3600.0))
     pipeline = Pipeline(
         processor,
         kafka=KafkaSettings(bootstrap_servers=config["bootstrap_servers"], group_id=config["group_id"]),
