@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -18,7 +21,15 @@ from llm_kafka import (
     RetryPolicy,
 )
 from llm_kafka.kafka import dead_letter as dlq
-from llm_kafka.testing import FakeClock, FakeLLM, InMemoryBroker, Malformed, RateLimited
+from llm_kafka.testing import (
+    FakeClock,
+    FakeLLM,
+    InMemoryBroker,
+    InMemoryConsumer,
+    InMemoryTransport,
+    Malformed,
+    RateLimited,
+)
 
 GROUP = "memory-pipeline"
 
@@ -165,3 +176,73 @@ def test_missing_topic_fails_start(broker: InMemoryBroker) -> None:
 
     with pytest.raises(ConfigurationError, match="nowhere"):
         broker.run_until_settled(pipeline, timeout_s=10)
+
+
+class SlowEcho(Echo):
+    async def process(self, data: Any, context: ProcessingContext) -> Any:
+        await asyncio.sleep(0.01)
+        return super().process(data, context)
+
+
+class PauseCountingTransport(InMemoryTransport):
+    """Records every partition the pipeline pauses."""
+
+    def __init__(self, broker: InMemoryBroker, group_id: str) -> None:
+        super().__init__(broker, group_id)
+        self.paused: list[tuple[str, int]] = []
+
+    def consumer(self) -> InMemoryConsumer:
+        consumer = super().consumer()
+        pause = consumer.pause
+
+        def counting_pause(partitions: Sequence[tuple[str, int]]) -> None:
+            self.paused.extend(partitions)
+            pause(partitions)
+
+        consumer.pause = counting_pause  # type: ignore[method-assign]
+        return consumer
+
+
+def test_paused_partitions_still_settle(broker: InMemoryBroker) -> None:
+    send_messages(broker, 40)
+    settings = PipelineSettings(
+        input_topics=["in"],
+        output_topic="out",
+        dead_letter_topic="dlq",
+        commit_interval_s=0.05,
+        max_in_flight=2,
+        max_buffered=3,
+    )
+    transport = PauseCountingTransport(broker, GROUP)
+    pipeline = Pipeline(SlowEcho(), transport=transport, settings=settings)
+
+    run = broker.run_until_settled(pipeline, timeout_s=20)
+
+    assert sorted(value["id"] for value in run.output_values()) == sorted(f"m{i}" for i in range(40))
+    assert transport.paused, "the pipeline never paused a partition, so this test checks nothing"
+
+
+def test_expelled_pipeline_rejoins_and_settles(broker: InMemoryBroker) -> None:
+    send_messages(broker, 20)
+    pipeline = make_pipeline(broker, SlowEcho())
+    pipeline.start()
+    try:
+        assert wait_for(lambda: len(broker.records("out")) >= 5, 10.0)
+        broker.expel_members(GROUP)
+        assert wait_for(lambda: broker.lag(GROUP, "in") == {0: 0, 1: 0, 2: 0}, 20.0), broker.lag(GROUP, "in")
+    finally:
+        pipeline.stop(timeout=10)
+
+    assert pipeline.error is None
+    assert pipeline.metrics.snapshot().counter("rebalances.lost") >= 1
+    outputs = {record.json()["id"] for record in broker.records("out")}
+    assert outputs == {f"m{i}" for i in range(20)}
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
