@@ -109,9 +109,7 @@ class PipelineSettings(BaseModel):
         gt=0,
         description="Seconds between offset commits. A crash replays at most this much finished work.",
     )
-    poll_timeout_s: float = Field(
-        default=0.1, gt=0, description="Seconds one consumer poll waits for a record."
-    )
+    poll_timeout_s: float = Field(default=0.1, gt=0, description="Seconds one consumer poll waits for a record.")
     message_timeout_s: float = Field(
         default=120.0,
         gt=0,

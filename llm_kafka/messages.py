@@ -57,9 +57,7 @@ def decode_json_object(value: bytes | None) -> dict[str, Any]:
         raise DeserializationError(f"record value is not valid JSON: {error}") from error
 
     if not isinstance(payload, dict):
-        raise DeserializationError(
-            f"record value is a JSON {type(payload).__name__}; expected a JSON object"
-        )
+        raise DeserializationError(f"record value is a JSON {type(payload).__name__}; expected a JSON object")
     return payload
 
 
@@ -69,9 +67,7 @@ def validate_model(model: type[ModelT], data: Any, subject: str) -> ModelT:
         return model.model_validate(data)
     except PydanticValidationError as error:
         fields = [".".join(str(part) for part in item["loc"]) or "<root>" for item in error.errors()]
-        details = "; ".join(
-            f"{field}: {item['msg']}" for field, item in zip(fields, error.errors(), strict=True)
-        )
+        details = "; ".join(f"{field}: {item['msg']}" for field, item in zip(fields, error.errors(), strict=True))
         raise MessageValidationError(f"invalid {subject}: {details}", fields=fields) from error
 
 
@@ -79,9 +75,7 @@ def encode_json(payload: Any) -> bytes:
     """Serialize ``payload`` as compact UTF-8 JSON, turning pydantic models into plain data."""
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode(
-        "utf-8"
-    )
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode("utf-8")
 
 
 def _json_default(value: Any) -> Any:

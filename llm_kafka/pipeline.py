@@ -47,8 +47,9 @@ class Pipeline:
         pipeline = Pipeline(
             Summarize(),
             kafka=KafkaSettings(bootstrap_servers="127.0.0.1:9092", group_id="summaries"),
-            settings=PipelineSettings(input_topics=["docs"], output_topic="summaries",
-                                      dead_letter_topic="summaries.dlq"),
+            settings=PipelineSettings(
+                input_topics=["docs"], output_topic="summaries", dead_letter_topic="summaries.dlq"
+            ),
             llm=LLMClient("openai", "gpt-4o-mini"),
         )
         pipeline.run()

@@ -208,7 +208,9 @@ class PipelineWorker:
         partition = (info.topic, info.partition)
         with self._lock:
             self._scheduler.finish(record)
-            current = self._dispatch_epoch.pop((info.topic, info.partition, info.offset), None) == self._epochs.get(partition)
+            current = self._dispatch_epoch.pop((info.topic, info.partition, info.offset), None) == self._epochs.get(
+                partition
+            )
             started = self._scheduler.take()
         for next_record in started:
             self._loop.create_task(self._process(next_record))

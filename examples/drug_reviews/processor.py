@@ -46,7 +46,9 @@ class DrugReviewProcessor(BaseProcessor):
     async def process(self, data: DrugReviewInput, context: ProcessingContext) -> dict[str, Any]:
         if context.llm is None:
             raise RuntimeError("DrugReviewProcessor needs a pipeline with an LLM client")
-        prompt = f"Drug: {data.drug}\nCondition given by the site: {data.condition or 'unknown'}\n\nReview:\n{data.review}"
+        prompt = (
+            f"Drug: {data.drug}\nCondition given by the site: {data.condition or 'unknown'}\n\nReview:\n{data.review}"
+        )
         analysis = await context.llm.astructured(prompt, ReviewAnalysis, system=SYSTEM_PROMPT, max_tokens=400)
         return {
             "drug": data.drug,

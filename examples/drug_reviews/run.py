@@ -52,8 +52,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--input-file", type=Path, help="JSON-lines file of input messages to use instead of the reviews (format below)"
     )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the input topic (default: 4)")
-    parser.add_argument("--latency", type=float, default=0.01, help="local LLM server latency in seconds (default: 0.01)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run to finish (default: 1800)")
+    parser.add_argument(
+        "--latency", type=float, default=0.01, help="local LLM server latency in seconds (default: 0.01)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1800, help="seconds to wait for the run to finish (default: 1800)"
+    )
     parser.add_argument("--samples", type=int, default=3, help="sample results to print (default: 3)")
     return parser.parse_args(argv)
 
@@ -88,7 +92,9 @@ def llm_client(latency: float) -> Iterator[LLMClient]:
 
 
 def produce_inputs(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER}
+    )
     for key, value in records:
         producer.produce(topic, key=key, value=value)
         producer.poll(0)
@@ -134,7 +140,10 @@ def wait_for_completion(pipeline: Pipeline, total: int, timeout: float) -> tuple
         if time.monotonic() - last_line >= 1 or processed + dead >= total:
             elapsed = time.monotonic() - started
             rate = (processed + dead) / elapsed if elapsed > 0 else 0.0
-            print(f"  {int(processed + dead):5d}/{total} done  ({int(processed)} processed, {int(dead)} dead-lettered, {rate:6.1f} msg/s)", flush=True)
+            print(
+                f"  {int(processed + dead):5d}/{total} done  ({int(processed)} processed, {int(dead)} dead-lettered, {rate:6.1f} msg/s)",
+                flush=True,
+            )
             last_line = time.monotonic()
         if processed + dead >= total:
             break
@@ -159,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Input: {len(records)} lines from {arguments.input_file}")
 
     with ExitStack() as stack:
-        print("Kafka: starting..." if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "Kafka: using KAFKA_BOOTSTRAP_SERVERS")
+        print(
+            "Kafka: starting..."
+            if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+            else "Kafka: using KAFKA_BOOTSTRAP_SERVERS"
+        )
         broker = broker_from_environment()
         stack.callback(broker.stop)
         bootstrap = broker.bootstrap_servers
@@ -171,14 +184,20 @@ def main(argv: list[str] | None = None) -> int:
         create_topic(bootstrap, topics["output"])
         create_topic(bootstrap, topics["dlq"])
         total = produce_inputs(bootstrap, topics["input"], records)
-        note = "" if arguments.input_file else f" ({len(BAD_RECORDS)} of them malformed on purpose, to show the dead-letter topic)"
+        note = (
+            ""
+            if arguments.input_file
+            else f" ({len(BAD_RECORDS)} of them malformed on purpose, to show the dead-letter topic)"
+        )
         print(f"Kafka: produced {total} records to {topics['input']}{note}")
 
         llm = stack.enter_context(llm_client(arguments.latency))
         pipeline = Pipeline(
             DrugReviewProcessor(),
             kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"drug-reviews-{run_id}"),
-            settings=PipelineSettings(input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]),
+            settings=PipelineSettings(
+                input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]
+            ),
             llm=llm,
         )
         started = time.monotonic()
@@ -198,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  processed to output:    {int(processed)}  ({topics['output']})")
         print(f"  sent to dead letters:   {int(dead)}  ({topics['dlq']})")
         print(f"  elapsed:                {elapsed:.1f} s, {(processed + dead) / elapsed:.1f} messages/s")
-        print(f"  LLM tokens in/out:      {int(snapshot.counter('llm.input_tokens'))} / {int(snapshot.counter('llm.output_tokens'))}")
+        print(
+            f"  LLM tokens in/out:      {int(snapshot.counter('llm.input_tokens'))} / {int(snapshot.counter('llm.output_tokens'))}"
+        )
         print("\nSample results")
         for sample in read_samples(bootstrap, topics["output"], min(arguments.samples, int(processed))):
             print("  " + json.dumps({"id": sample["id"], "result": sample["result"]}, ensure_ascii=False))

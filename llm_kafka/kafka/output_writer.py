@@ -124,10 +124,14 @@ class OutputWriter:
             if error is None:
                 self._on_settled(info, "dead_lettered", failure.processor)
                 return
-            self._on_fatal(KafkaError(f"dead-letter delivery failed, offset left uncommitted: {error}"), info, failure.message_id)
+            self._on_fatal(
+                KafkaError(f"dead-letter delivery failed, offset left uncommitted: {error}"), info, failure.message_id
+            )
 
         headers = [*dead_letter_headers(info, details), *failure.headers]
         try:
-            self._producer.produce(self._dead_letter_topic, record.value, key=info.key, headers=headers, on_delivery=delivered)
+            self._producer.produce(
+                self._dead_letter_topic, record.value, key=info.key, headers=headers, on_delivery=delivered
+            )
         except LLMKafkaError as error:
             self._on_fatal(error, info, failure.message_id)

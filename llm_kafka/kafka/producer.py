@@ -43,7 +43,9 @@ class KafkaProducerWorker:
         self._producer = Producer(config)
         self._poll_interval_s = poll_interval_s
         self._stopping = threading.Event()
-        self._poller = threading.Thread(target=self._serve_delivery_reports, name="llm-kafka-producer-poll", daemon=True)
+        self._poller = threading.Thread(
+            target=self._serve_delivery_reports, name="llm-kafka-producer-poll", daemon=True
+        )
         self._poller.start()
 
     def produce(
@@ -82,9 +84,14 @@ class KafkaProducerWorker:
                 self._producer.poll(0.1)
             except KafkaException as error:
                 kafka_error = error.args[0] if error.args else None
-                if isinstance(kafka_error, ConfluentKafkaError) and kafka_error.code() == ConfluentKafkaError.MSG_SIZE_TOO_LARGE:
+                if (
+                    isinstance(kafka_error, ConfluentKafkaError)
+                    and kafka_error.code() == ConfluentKafkaError.MSG_SIZE_TOO_LARGE
+                ):
                     size = len(value or b"")
-                    raise OutputTooLargeError(f"record of {size} bytes for {topic} is larger than the producer accepts") from error
+                    raise OutputTooLargeError(
+                        f"record of {size} bytes for {topic} is larger than the producer accepts"
+                    ) from error
                 raise DeliveryError(f"producing to {topic} failed: {error}") from error
 
     def flush(self, timeout: float) -> int:

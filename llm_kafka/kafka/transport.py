@@ -25,4 +25,3 @@ class KafkaTransport:
     def producer(self) -> KafkaProducerWorker:
         """Return a new idempotent producer."""
         return KafkaProducerWorker(self.settings)
-

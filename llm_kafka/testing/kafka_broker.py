@@ -487,8 +487,7 @@ class LocalKafkaBroker:
         with self._lock:
             if self._process is not None:
                 raise KafkaBrokerError(
-                    "This LocalKafkaBroker was already started. Create a new "
-                    "LocalKafkaBroker to start another broker."
+                    "This LocalKafkaBroker was already started. Create a new LocalKafkaBroker to start another broker."
                 )
             libs_dir = ensure_kafka_libs(self._libs_dir)
 

@@ -37,8 +37,12 @@ def produce(
         headers = record[2] if len(record) > 2 else None  # type: ignore[misc]
         options = {} if partition is None else {"partition": partition}
         producer.produce(
-            topic, value=value, key=key, headers=headers,
-            on_delivery=lambda err, _: errors.append(str(err)) if err else None, **options,
+            topic,
+            value=value,
+            key=key,
+            headers=headers,
+            on_delivery=lambda err, _: errors.append(str(err)) if err else None,
+            **options,
         )
         producer.poll(0)
         count += 1
@@ -48,7 +52,9 @@ def produce(
     return count
 
 
-def read_all(bootstrap_servers: str, topic: str, expected: int, timeout_s: float = 60.0, quiet_s: float = 2.0) -> list[ReadRecord]:
+def read_all(
+    bootstrap_servers: str, topic: str, expected: int, timeout_s: float = 60.0, quiet_s: float = 2.0
+) -> list[ReadRecord]:
     """Read a topic from the start until ``expected`` records arrived, then wait ``quiet_s`` for extras."""
     consumer = Consumer(
         {
@@ -125,7 +131,9 @@ def run_until_settled(pipeline: Pipeline, expected: int, timeout_s: float = 60.0
     """Run ``pipeline`` on its thread until ``expected`` records are processed or dead-lettered."""
     pipeline.start()
     try:
-        assert wait_until(lambda: is_settled(pipeline, expected), timeout_s), f"pipeline did not settle: {pipeline.metrics.snapshot().counters}"
+        assert wait_until(lambda: is_settled(pipeline, expected), timeout_s), (
+            f"pipeline did not settle: {pipeline.metrics.snapshot().counters}"
+        )
     finally:
         pipeline.stop(timeout=60)
     assert pipeline.error is None, pipeline.error

@@ -72,11 +72,21 @@ def test_call_longer_than_max_poll_interval_causes_no_rebalance(
         before = [p.metrics.snapshot().counters for p in (first, second)]
 
         for partition in (0, 1):
-            produce(bootstrap_servers, names["input"], [(None, message(f"slow{partition}", "sleep:9"))], partition=partition)
-            produce(bootstrap_servers, names["input"], [(None, message(f"fast{partition}-{i}", "hi")) for i in range(10)], partition=partition)
+            produce(
+                bootstrap_servers, names["input"], [(None, message(f"slow{partition}", "sleep:9"))], partition=partition
+            )
+            produce(
+                bootstrap_servers,
+                names["input"],
+                [(None, message(f"fast{partition}-{i}", "hi")) for i in range(10)],
+                partition=partition,
+            )
 
-        done = lambda: committed_offsets(bootstrap_servers, f"g-{names['input']}", names["input"], 2) == (  # noqa: E731
-            end_offsets(bootstrap_servers, names["input"], 2)
+        done = lambda: (
+            committed_offsets(bootstrap_servers, f"g-{names['input']}", names["input"], 2)
+            == (
+                end_offsets(bootstrap_servers, names["input"], 2)
+            )
         )
         assert wait_until(done, 60), "the offsets were not committed"
         after = [p.metrics.snapshot().counters for p in (first, second)]
@@ -98,7 +108,10 @@ def test_retried_message_holds_back_only_its_own_key(
     names = topics(1)
     llm_server.configure(fail_marker={"poison": 500})
     llm = LLMClient(
-        "openai", "local-model", api_key="local", base_url=llm_server.openai_base_url,
+        "openai",
+        "local-model",
+        api_key="local",
+        base_url=llm_server.openai_base_url,
         retry_policy=RetryPolicy(max_attempts=3, base_delay=0.4, max_delay=0.4),
     )
     records = [(b"A", message("a1", "poison")), (b"A", message("a2", "second")), (b"A", message("a3", "third"))]
@@ -126,9 +139,7 @@ def test_back_pressure_pauses_the_partition_and_caps_concurrency(
     count = 60
     produce(bootstrap_servers, names["input"], [(None, message(f"m{i}", "x")) for i in range(count)])
     processor = SleepyProcessor(default_seconds=0.05)
-    pipeline = make_pipeline(
-        bootstrap_servers, names, processor, ordering="unordered", max_in_flight=3, max_buffered=4
-    )
+    pipeline = make_pipeline(bootstrap_servers, names, processor, ordering="unordered", max_in_flight=3, max_buffered=4)
     paused_seen = threading.Event()
 
     def watch() -> None:

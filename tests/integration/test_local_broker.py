@@ -148,9 +148,7 @@ def test_delete_topic_removes_topic(broker: LocalKafkaBroker) -> None:
 
 def test_auto_create_topics_is_off(broker: LocalKafkaBroker) -> None:
     topic = unique_name("never-created")
-    producer = Producer(
-        {"bootstrap.servers": broker.bootstrap_servers, "message.timeout.ms": 3000}
-    )
+    producer = Producer({"bootstrap.servers": broker.bootstrap_servers, "message.timeout.ms": 3000})
     delivery_errors: list[KafkaError] = []
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -164,9 +162,7 @@ def test_auto_create_topics_is_off(broker: LocalKafkaBroker) -> None:
     assert topic_partition_count(broker.bootstrap_servers, topic) is None
 
 
-def test_environment_variable_starts_nothing(
-    broker: LocalKafkaBroker, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_environment_variable_starts_nothing(broker: LocalKafkaBroker, monkeypatch: pytest.MonkeyPatch) -> None:
     def fail_start(self: LocalKafkaBroker) -> LocalKafkaBroker:
         raise AssertionError("broker_from_environment started a local broker")
 
@@ -234,9 +230,7 @@ def test_invalid_config_fails_storage_format() -> None:
         broker.stop()
 
 
-def test_missing_java_names_install_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_java_names_install_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
 
     with pytest.raises(KafkaBrokerError) as raised:

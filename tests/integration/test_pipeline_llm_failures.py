@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from llm_kafka import BaseProcessor, KafkaSettings, LLMClient, Pipeline, PipelineSettings, ProcessingContext, RetryPolicy
+from llm_kafka import (
+    BaseProcessor,
+    KafkaSettings,
+    LLMClient,
+    Pipeline,
+    PipelineSettings,
+    ProcessingContext,
+    RetryPolicy,
+)
 from llm_kafka.kafka import dead_letter as dlq
 from llm_kafka.testing.llm_server import LocalLLMServer
 
@@ -39,13 +47,18 @@ def run_pipeline(
     bootstrap: str, processor: BaseProcessor, server: LocalLLMServer, topics: dict[str, str], expected: int
 ) -> Pipeline:
     llm = LLMClient(
-        "openai", "local-model", api_key="local", base_url=server.openai_base_url,
+        "openai",
+        "local-model",
+        api_key="local",
+        base_url=server.openai_base_url,
         retry_policy=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02),
     )
     pipeline = Pipeline(
         processor,
         kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"g-{topics['input']}"),
-        settings=PipelineSettings(input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]),
+        settings=PipelineSettings(
+            input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]
+        ),
         llm=llm,
     )
     run_until_settled(pipeline, expected)
@@ -57,7 +70,11 @@ def test_llm_errors_are_retried_then_dead_lettered(
 ) -> None:
     topics = {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
     contents = {"ok": "a fine prompt", "server": "LLMFAIL500 prompt", "client": "LLMFAIL400 prompt"}
-    produce(bootstrap_servers, topics["input"], [(k.encode(), json.dumps({"id": k, "content": v}).encode()) for k, v in contents.items()])
+    produce(
+        bootstrap_servers,
+        topics["input"],
+        [(k.encode(), json.dumps({"id": k, "content": v}).encode()) for k, v in contents.items()],
+    )
 
     run_pipeline(bootstrap_servers, LLMEchoProcessor(), llm_server, topics, 3)
 

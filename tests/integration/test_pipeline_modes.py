@@ -33,13 +33,20 @@ def topics_for(new_topic: Callable[..., str]) -> dict[str, str]:
 
 def pipeline_settings(topics: dict[str, str]) -> PipelineSettings:
     return PipelineSettings(
-        input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"], commit_interval_s=0.5
+        input_topics=[topics["input"]],
+        output_topic=topics["output"],
+        dead_letter_topic=topics["dlq"],
+        commit_interval_s=0.5,
     )
 
 
 def test_arun_runs_inside_application_loop(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
     topics = topics_for(new_topic)
-    produce(bootstrap_servers, topics["input"], [(None, json.dumps({"id": str(i), "content": "abc"}).encode()) for i in range(5)])
+    produce(
+        bootstrap_servers,
+        topics["input"],
+        [(None, json.dumps({"id": str(i), "content": "abc"}).encode()) for i in range(5)],
+    )
     loops: list[asyncio.AbstractEventLoop] = []
 
     class LoopRecorder(BaseProcessor):
@@ -47,7 +54,11 @@ def test_arun_runs_inside_application_loop(bootstrap_servers: str, new_topic: Ca
             loops.append(asyncio.get_running_loop())
             return data
 
-    pipeline = Pipeline(LoopRecorder(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-arun"), settings=pipeline_settings(topics))
+    pipeline = Pipeline(
+        LoopRecorder(),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-arun"),
+        settings=pipeline_settings(topics),
+    )
 
     async def application() -> asyncio.AbstractEventLoop:
         task = asyncio.create_task(pipeline.arun())
@@ -125,11 +136,16 @@ class Huge(BaseProcessor):
 
 def test_output_over_producer_limit_goes_to_dead_letter(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
     topics = topics_for(new_topic)
-    records = [(b"small", json.dumps({"id": "s", "content": "ok"}).encode()), (b"big", json.dumps({"id": "b", "content": "big"}).encode())]
+    records = [
+        (b"small", json.dumps({"id": "s", "content": "ok"}).encode()),
+        (b"big", json.dumps({"id": "b", "content": "big"}).encode()),
+    ]
     produce(bootstrap_servers, topics["input"], records)
     pipeline = Pipeline(
         Huge(),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-huge", producer={"message.max.bytes": 20_000}),
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap_servers, group_id="g-huge", producer={"message.max.bytes": 20_000}
+        ),
         settings=pipeline_settings(topics),
     )
     run_until_settled(pipeline, 2)
@@ -143,7 +159,11 @@ def test_output_over_producer_limit_goes_to_dead_letter(bootstrap_servers: str, 
 
 def test_missing_output_topic_fails_at_start(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
     topics = {**topics_for(new_topic), "output": "no-such-topic-for-llm-kafka"}
-    pipeline = Pipeline(EchoProcessor(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-missing"), settings=pipeline_settings(topics))
+    pipeline = Pipeline(
+        EchoProcessor(),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-missing"),
+        settings=pipeline_settings(topics),
+    )
 
     with pytest.raises(ConfigurationError, match="no-such-topic-for-llm-kafka"):
         pipeline.run()
@@ -153,7 +173,9 @@ def test_auto_commit_setting_is_rejected_at_construction(bootstrap_servers: str)
     with pytest.raises(ConfigurationError, match="enable.auto.commit"):
         Pipeline(
             EchoProcessor(),
-            kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g", consumer={"enable.auto.commit": True}),
+            kafka=KafkaSettings(
+                bootstrap_servers=bootstrap_servers, group_id="g", consumer={"enable.auto.commit": True}
+            ),
             settings=PipelineSettings(input_topics=["a"], output_topic="b", dead_letter_topic="c"),
         )
 
@@ -167,10 +189,15 @@ class Sleepy(BaseProcessor):
 
 def test_message_over_timeout_goes_to_dead_letter(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
     topics = topics_for(new_topic)
-    records = [(b"slow", json.dumps({"id": "s", "content": "slow"}).encode()), (b"fast", json.dumps({"id": "f", "content": "fast"}).encode())]
+    records = [
+        (b"slow", json.dumps({"id": "s", "content": "slow"}).encode()),
+        (b"fast", json.dumps({"id": "f", "content": "fast"}).encode()),
+    ]
     produce(bootstrap_servers, topics["input"], records)
     settings = pipeline_settings(topics).model_copy(update={"message_timeout_s": 1.0})
-    pipeline = Pipeline(Sleepy(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-timeout"), settings=settings)
+    pipeline = Pipeline(
+        Sleepy(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-timeout"), settings=settings
+    )
     run_until_settled(pipeline, 2)
 
     dead = read_all(bootstrap_servers, topics["dlq"], 1)

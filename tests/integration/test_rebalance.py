@@ -35,7 +35,9 @@ def make_pipeline(bootstrap: str, topics: dict[str, str], server: LocalLLMServer
             consumer={"partition.assignment.strategy": strategy},
         ),
         settings=PipelineSettings(
-            input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"],
+            input_topics=[topics["input"]],
+            output_topic=topics["output"],
+            dead_letter_topic=topics["dlq"],
             commit_interval_s=5.0,  # long, so only the revoke commit can save the first worker's progress
             max_in_flight=4,  # slow enough that the second worker joins mid-run
         ),

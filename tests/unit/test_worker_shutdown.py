@@ -34,14 +34,23 @@ class StandInConsumer:
         self.release_close = threading.Event()
         self._on_assign: PartitionsCallback | None = None
 
-    def subscribe(self, topics: Iterable[str], on_assign: PartitionsCallback, on_revoke: PartitionsCallback, on_lost: PartitionsCallback) -> None:
+    def subscribe(
+        self,
+        topics: Iterable[str],
+        on_assign: PartitionsCallback,
+        on_revoke: PartitionsCallback,
+        on_lost: PartitionsCallback,
+    ) -> None:
         self._on_assign = on_assign
 
     def poll_batch(self, max_records: int, timeout: float) -> list[ConsumedRecord]:
         if self._on_assign is not None:
             self._on_assign([TP])
             self._on_assign = None
-        records = [ConsumedRecord(RecordInfo(*TP, offset), f'{{"id": "m{offset}", "content": "{value}"}}'.encode()) for offset, value in enumerate(self.values)]
+        records = [
+            ConsumedRecord(RecordInfo(*TP, offset), f'{{"id": "m{offset}", "content": "{value}"}}'.encode())
+            for offset, value in enumerate(self.values)
+        ]
         self.values = []
         time.sleep(timeout)
         return records
@@ -52,7 +61,9 @@ class StandInConsumer:
     def resume(self, partitions: Sequence[tuple[str, int]]) -> None:
         pass
 
-    def committed(self, partitions: Sequence[tuple[str, int]], timeout: float) -> dict[tuple[str, int], CommittedOffset]:
+    def committed(
+        self, partitions: Sequence[tuple[str, int]], timeout: float
+    ) -> dict[tuple[str, int], CommittedOffset]:
         return {}
 
     def commit(self, offsets: Mapping[tuple[str, int], CommittedOffset]) -> None:
@@ -66,7 +77,15 @@ class StandInConsumer:
 class InstantProducer:
     """Reports every record delivered, from its own thread."""
 
-    def produce(self, topic: str, value: bytes | None, *, key: bytes | None = None, headers: Headers | None = None, on_delivery: DeliveryCallback) -> None:
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Headers | None = None,
+        on_delivery: DeliveryCallback,
+    ) -> None:
         threading.Thread(target=on_delivery, args=(None,)).start()
 
     def flush(self, timeout: float) -> int:
@@ -87,11 +106,15 @@ class WaitsForever(BaseProcessor):
 
 
 def run_worker(consumer: StandInConsumer, **settings: Any) -> tuple[PipelineWorker, float]:
-    pipeline_settings = PipelineSettings(input_topics=["in"], output_topic="out", dead_letter_topic="dlq", poll_timeout_s=0.01, **settings)
+    pipeline_settings = PipelineSettings(
+        input_topics=["in"], output_topic="out", dead_letter_topic="dlq", poll_timeout_s=0.01, **settings
+    )
     loop_thread = LoopThread()
     executor = ThreadPoolExecutor(2)
     handler = MessageHandler(ProcessorRouter({}, WaitsForever()), MessageFormat(), executor)
-    worker = PipelineWorker(pipeline_settings, consumer, InstantProducer(), handler, loop_thread.loop, MetricsCollector())
+    worker = PipelineWorker(
+        pipeline_settings, consumer, InstantProducer(), handler, loop_thread.loop, MetricsCollector()
+    )
     runner = threading.Thread(target=worker.run)
     runner.start()
     time.sleep(0.5)

@@ -28,9 +28,7 @@ def _latency(text: str) -> float | tuple[float, float]:
 def _marker(text: str) -> tuple[str, int]:
     marker, separator, status = text.rpartition("=")
     if not separator or not marker:
-        raise argparse.ArgumentTypeError(
-            f"invalid marker {text!r}: expected MARKER=STATUS, such as LLMFAIL500=500"
-        )
+        raise argparse.ArgumentTypeError(f"invalid marker {text!r}: expected MARKER=STATUS, such as LLMFAIL500=500")
     return marker, int(status)
 
 
@@ -60,12 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="delay per response in seconds, or MIN,MAX for a uniform random delay (default 0)",
     )
-    timing.add_argument(
-        "--seed", type=int, default=0, help="seed for random latency and fault rates (default 0)"
-    )
-    timing.add_argument(
-        "--rpm", type=int, default=None, help="requests admitted per window (default: no limit)"
-    )
+    timing.add_argument("--seed", type=int, default=0, help="seed for random latency and fault rates (default 0)")
+    timing.add_argument("--rpm", type=int, default=None, help="requests admitted per window (default: no limit)")
     timing.add_argument(
         "--tpm",
         type=int,
@@ -112,9 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="number of first model requests that fail (default 0)",
     )
-    errors.add_argument(
-        "--fail-first-status", type=int, default=500, help="status for --fail-first-n (default 500)"
-    )
+    errors.add_argument("--fail-first-status", type=int, default=500, help="status for --fail-first-n (default 500)")
 
     broken = parser.add_argument_group("hangs and malformed answers")
     broken.add_argument(
@@ -123,9 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="probability that a request gets no response and its connection is closed (default 0)",
     )
-    broken.add_argument(
-        "--hang-marker", default=None, help="prompt substring that makes a request hang"
-    )
+    broken.add_argument("--hang-marker", default=None, help="prompt substring that makes a request hang")
     broken.add_argument(
         "--hang-seconds",
         type=float,
@@ -138,9 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="probability of truncated JSON or prose instead of the requested format (default 0)",
     )
-    broken.add_argument(
-        "--malformed-marker", default=None, help="prompt substring that makes the answer malformed"
-    )
+    broken.add_argument("--malformed-marker", default=None, help="prompt substring that makes the answer malformed")
     return parser
 
 
@@ -172,9 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit status."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(
-        level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         server = LocalLLMServer(port=arguments.port, **settings_from_arguments(arguments))
     except ValueError as error:

@@ -31,9 +31,7 @@ def parse_message_request(body: dict[str, Any]) -> ChatRequest:
     """Parse a `POST /v1/messages` body; raise RequestError if it is invalid."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise RequestError(
-            400, "missing 'model': give any non-empty model name, such as 'local-chat'"
-        )
+        raise RequestError(400, "missing 'model': give any non-empty model name, such as 'local-chat'")
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise RequestError(400, f"invalid 'max_tokens' {max_tokens!r}: expected an integer >= 1")
@@ -179,9 +177,7 @@ def message_events(request: ChatRequest, answer: ChatAnswer) -> Iterator[bytes]:
     yield _sse("ping", {"type": "ping"})
     for piece in split_into_chunks(text):
         delta = {"type": delta_type, delta_key: piece}
-        yield _sse(
-            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
-        )
+        yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
     yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
 
     closing = {"stop_reason": _stop_reason(answer, block), "stop_sequence": None}
@@ -229,9 +225,7 @@ def rate_limit_headers(state: RateLimitState) -> dict[str, str]:
     if state.request_limit is not None:
         headers["anthropic-ratelimit-requests-limit"] = str(state.request_limit)
         headers["anthropic-ratelimit-requests-remaining"] = str(state.requests_remaining)
-        headers["anthropic-ratelimit-requests-reset"] = _timestamp(
-            now + state.requests_reset_seconds
-        )
+        headers["anthropic-ratelimit-requests-reset"] = _timestamp(now + state.requests_reset_seconds)
     if state.token_limit is not None:
         headers["anthropic-ratelimit-tokens-limit"] = str(state.token_limit)
         headers["anthropic-ratelimit-tokens-remaining"] = str(state.tokens_remaining)

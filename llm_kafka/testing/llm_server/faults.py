@@ -106,9 +106,7 @@ def _validate(settings: FaultSettings) -> None:
     latency = settings.latency
     if isinstance(latency, tuple):
         if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
-            raise ValueError(
-                f"invalid latency {list(latency)}: expected [min, max] with 0 <= min <= max"
-            )
+            raise ValueError(f"invalid latency {list(latency)}: expected [min, max] with 0 <= min <= max")
     elif latency < 0:
         raise ValueError(f"invalid latency {latency}: expected seconds >= 0")
 
@@ -120,9 +118,7 @@ def _validate(settings: FaultSettings) -> None:
     for name in ("requests_per_minute", "tokens_per_minute"):
         limit = getattr(settings, name)
         if limit is not None and limit < 1:
-            raise ValueError(
-                f"invalid {name} {limit}: expected an integer >= 1, or None for no limit"
-            )
+            raise ValueError(f"invalid {name} {limit}: expected an integer >= 1, or None for no limit")
     if settings.window_seconds <= 0:
         raise ValueError(f"invalid window_seconds {settings.window_seconds}: expected seconds > 0")
     if settings.hang_seconds < 0:
@@ -233,9 +229,7 @@ class FaultInjector:
         for marker, status in settings.fail_marker.items():
             if marker in prompt:
                 return error(status, f"injected failure: prompt contains marker {marker!r}")
-        if (settings.hang_marker is not None and settings.hang_marker in prompt) or (
-            hang_roll < settings.hang_rate
-        ):
+        if (settings.hang_marker is not None and settings.hang_marker in prompt) or (hang_roll < settings.hang_rate):
             return FaultDecision(latency_seconds=latency, hang=True, rate_limit=rate_limit)
         if flavor == "anthropic" and overloaded_roll < settings.overloaded_rate:
             return error(OVERLOADED_STATUS, "injected failure: overloaded_rate")
@@ -270,7 +264,4 @@ def _rate_limit_reason(state: RateLimitState) -> str:
             f"Rate limit reached: {state.request_limit} requests per window. "
             f"Retry after {state.retry_after_seconds:.3f} s"
         )
-    return (
-        f"Rate limit reached: {state.token_limit} tokens per window; "
-        f"retry after {state.retry_after_seconds:.3f} s"
-    )
+    return f"Rate limit reached: {state.token_limit} tokens per window; retry after {state.retry_after_seconds:.3f} s"

@@ -61,9 +61,7 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
 def _require_model(body: dict[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise RequestError(
-            400, "missing 'model': give any non-empty model name, such as 'local-chat'"
-        )
+        raise RequestError(400, "missing 'model': give any non-empty model name, such as 'local-chat'")
     return model
 
 
@@ -75,9 +73,7 @@ def _content_text(content: Any) -> str:
         parts = [
             part["text"]
             for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
         ]
         return "\n".join(parts)
     return ""
@@ -101,9 +97,7 @@ def _structured_target(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str
         json_schema = response_format.get("json_schema")
         schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
         if not isinstance(schema, dict):
-            raise RequestError(
-                400, "invalid 'response_format': json_schema.schema must be an object"
-            )
+            raise RequestError(400, "invalid 'response_format': json_schema.schema must be an object")
         return schema, None, False
     if format_type == "json_object":
         return None, None, True
@@ -232,31 +226,22 @@ def parse_embedding_request(body: dict[str, Any]) -> EmbeddingRequest:
     raw_input = body.get("input")
     if isinstance(raw_input, str):
         inputs = [raw_input]
-    elif (
-        isinstance(raw_input, list)
-        and raw_input
-        and all(isinstance(item, int) for item in raw_input)
-    ):
+    elif isinstance(raw_input, list) and raw_input and all(isinstance(item, int) for item in raw_input):
         inputs = [json.dumps(raw_input)]
     elif isinstance(raw_input, list) and raw_input:
         inputs = [item if isinstance(item, str) else json.dumps(item) for item in raw_input]
     else:
-        raise RequestError(
-            400, "invalid 'input': expected a string or a non-empty array of strings"
-        )
+        raise RequestError(400, "invalid 'input': expected a string or a non-empty array of strings")
 
     dimensions = body.get("dimensions", DEFAULT_EMBEDDING_DIMENSIONS)
     if not isinstance(dimensions, int) or not 1 <= dimensions <= MAX_EMBEDDING_DIMENSIONS:
         raise RequestError(
             400,
-            f"invalid 'dimensions' {dimensions!r}: "
-            f"expected an integer in 1-{MAX_EMBEDDING_DIMENSIONS}",
+            f"invalid 'dimensions' {dimensions!r}: expected an integer in 1-{MAX_EMBEDDING_DIMENSIONS}",
         )
     encoding_format = body.get("encoding_format", "float")
     if encoding_format not in ("float", "base64"):
-        raise RequestError(
-            400, f"invalid 'encoding_format' {encoding_format!r}: expected 'float' or 'base64'"
-        )
+        raise RequestError(400, f"invalid 'encoding_format' {encoding_format!r}: expected 'float' or 'base64'")
     return EmbeddingRequest(model, inputs, dimensions, str(encoding_format))
 
 
@@ -279,9 +264,7 @@ def embeddings_body(request: EmbeddingRequest, vectors: list[list[float]]) -> di
 
 def models_body() -> dict[str, Any]:
     """Return the `GET /v1/models` list."""
-    models = [
-        {"id": name, "object": "model", "created": 0, "owned_by": "llm-kafka"} for name in MODEL_IDS
-    ]
+    models = [{"id": name, "object": "model", "created": 0, "owned_by": "llm-kafka"} for name in MODEL_IDS]
     return {"object": "list", "data": models}
 
 

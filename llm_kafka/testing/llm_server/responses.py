@@ -45,9 +45,7 @@ def message_texts(body: dict[str, Any], content_text: Callable[[Any], str]) -> t
         raise RequestError(400, "invalid 'messages': every message must be an object")
 
     texts = [content_text(message.get("content")) for message in messages]
-    user_texts = [
-        text for message, text in zip(messages, texts, strict=True) if message.get("role") == "user"
-    ]
+    user_texts = [text for message, text in zip(messages, texts, strict=True) if message.get("role") == "user"]
     return texts, user_texts[-1] if user_texts else texts[-1]
 
 

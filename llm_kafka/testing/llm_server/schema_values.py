@@ -64,9 +64,7 @@ class _Generator:
         while "$ref" in schema:
             reference = schema["$ref"]
             if not isinstance(reference, str) or not reference.startswith("#"):
-                raise SchemaError(
-                    f"unsupported $ref {reference!r}: only local '#/...' references work"
-                )
+                raise SchemaError(f"unsupported $ref {reference!r}: only local '#/...' references work")
             if reference in seen:
                 raise SchemaError(f"$ref cycle at {reference!r}")
             seen.add(reference)
@@ -126,9 +124,7 @@ class _Generator:
             resolved = self.resolve(part) if isinstance(part, dict) else {}
             properties.update(resolved.get("properties", {}))
             required += [name for name in resolved.get("required", []) if name not in required]
-            merged.update(
-                {k: v for k, v in resolved.items() if k not in ("properties", "required")}
-            )
+            merged.update({k: v for k, v in resolved.items() if k not in ("properties", "required")})
         if properties:
             merged["properties"] = properties
         if required:
@@ -220,9 +216,7 @@ class _Generator:
     def number_value(self, schema: dict[str, Any], path: str) -> float:
         low = _as_float(schema.get("minimum", schema.get("exclusiveMinimum")))
         high = _as_float(schema.get("maximum", schema.get("exclusiveMaximum")))
-        low_int, high_int = _default_range(
-            None if low is None else _floor(low), None if high is None else _ceil(high)
-        )
+        low_int, high_int = _default_range(None if low is None else _floor(low), None if high is None else _ceil(high))
         low = float(low_int) if low is None else low
         high = float(high_int) if high is None else high
         if high <= low:

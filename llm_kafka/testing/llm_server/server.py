@@ -205,9 +205,7 @@ class LocalLLMServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(
-        self, address: tuple[str, int], handler: type[_Handler], app: LocalLLMServer
-    ) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[_Handler], app: LocalLLMServer) -> None:
         self.app = app
         super().__init__(address, handler)
 
@@ -322,9 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as parse_error:
-            logger.info(
-                "Rejected %s %s with 400: invalid JSON body: %s", self.command, path, parse_error
-            )
+            logger.info("Rejected %s %s with 400: invalid JSON body: %s", self.command, path, parse_error)
             self._send_json(400, error(400, f"invalid JSON body: {parse_error}"))
             return None
         if not isinstance(body, dict):
@@ -399,17 +395,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._chat("anthropic", body)
 
     def _chat(self, flavor: ApiFlavor, body: dict[str, Any]) -> None:
-        parse = (
-            openai_api.parse_chat_request
-            if flavor == "openai"
-            else anthropic_api.parse_message_request
-        )
+        parse = openai_api.parse_chat_request if flavor == "openai" else anthropic_api.parse_message_request
         try:
             request = parse(body)
         except RequestError as error:
-            logger.info(
-                "Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message
-            )
+            logger.info("Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message)
             self._send_json(error.status, _error_body(flavor, error.status, error.message))
             return
 
@@ -453,9 +443,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = openai_api.parse_embedding_request(body)
         except RequestError as error:
-            logger.info(
-                "Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message
-            )
+            logger.info("Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message)
             self._send_json(error.status, openai_api.error_body(error.status, error.message))
             return
 
@@ -470,9 +458,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.app._stats.record_event("input_tokens", input_tokens)
         self._send_json(200, payload, _rate_limit_headers("openai", decision.rate_limit))
 
-    def _apply_faults(
-        self, flavor: ApiFlavor, prompt: str, input_tokens: int
-    ) -> FaultDecision | None:
+    def _apply_faults(self, flavor: ApiFlavor, prompt: str, input_tokens: int) -> FaultDecision | None:
         """Wait out the latency and send any injected error or hang.
 
         Returns the decision when the handler should send the answer, or None when the request is done.
@@ -487,9 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
         if decision.hang:
             app._stats.record_event("hangs")
             hang_seconds = app.settings.hang_seconds
-            logger.debug(
-                "Hanging %s request for %.1f s, then closing the connection", flavor, hang_seconds
-            )
+            logger.debug("Hanging %s request for %.1f s, then closing the connection", flavor, hang_seconds)
             app._stopping.wait(hang_seconds)
             self.close_connection = True
             return None
@@ -500,12 +484,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = _rate_limit_headers(flavor, decision.rate_limit)
         if decision.retry_after_seconds is not None:
             headers.update(retry_after_headers(decision.retry_after_seconds))
-        logger.debug(
-            "Sending injected %d to %s request: %s", decision.status, flavor, decision.reason
-        )
-        self._send_json(
-            decision.status, _error_body(flavor, decision.status, decision.reason), headers
-        )
+        logger.debug("Sending injected %d to %s request: %s", decision.status, flavor, decision.reason)
+        self._send_json(decision.status, _error_body(flavor, decision.status, decision.reason), headers)
         return None
 
 

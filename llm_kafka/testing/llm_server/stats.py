@@ -40,9 +40,7 @@ class ServerStats:
         return {
             "requests_total": self.requests_total,
             "requests_by_endpoint": dict(self.requests_by_endpoint),
-            "responses_by_status": {
-                str(status): count for status, count in self.responses_by_status.items()
-            },
+            "responses_by_status": {str(status): count for status, count in self.responses_by_status.items()},
             "rate_limited": self.rate_limited,
             "errors_injected": self.errors_injected,
             "hangs": self.hangs,
@@ -58,9 +56,7 @@ class StatsRecorder:
 
     def __init__(self, recent_prompts_limit: int = DEFAULT_RECENT_PROMPTS) -> None:
         if recent_prompts_limit < 0:
-            raise ValueError(
-                f"invalid recent_prompts_limit {recent_prompts_limit}: expected an integer >= 0"
-            )
+            raise ValueError(f"invalid recent_prompts_limit {recent_prompts_limit}: expected an integer >= 0")
         self._lock = threading.Lock()
         self._recent_prompts_limit = recent_prompts_limit
         self._reset_locked()
