@@ -11,8 +11,8 @@ Three kinds of thread share the work, and none waits on another's slow part:
 
 Per partition, ``unsettled`` counts records consumed and not yet delivered (buffered,
 running, or waiting for a delivery report). Revokes and shutdown wait for it to reach 0,
-within their timeouts. Each assignment of a partition has an epoch; a result that arrives
-after its partition was revoked carries an old epoch and is dropped, not produced.
+within their timeouts. Each assignment of a partition has an epoch. A result that arrives
+after its partition was revoked carries an old epoch, so it is dropped, not produced.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ class PipelineWorker:
 
     def _settled(self, info: RecordInfo, outcome: str, processor: str) -> None:
         if not self._offsets.mark_done(info.topic, info.partition, info.offset):
-            return  # revoked meanwhile; the commit for it already happened or never will
+            return  # The partition was revoked meanwhile, so its final commit has already run.
         with self._lock:
             partition = (info.topic, info.partition)
             if partition in self._unsettled:
@@ -300,7 +300,7 @@ class PipelineWorker:
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         if self._closing:
-            self._release(partitions)  # the final commit already ran; close leaves the group
+            self._release(partitions)  # the final commit has run, and close leaves the group
             return
         self._metrics.increment("rebalances.revoked", len(partitions))
         self._drop_buffered(partitions)
@@ -360,7 +360,7 @@ class PipelineWorker:
             assigned = list(self._assigned)
         self._drop_buffered(assigned)
         if self._fatal is not None:
-            return time.monotonic()  # a fatal error stops at once; unfinished work stays uncommitted
+            return time.monotonic()  # a fatal error stops at once, leaving unfinished work uncommitted
         return time.monotonic() + self._settings.shutdown_timeout_s
 
     def _shutdown(self, drain_deadline: float | None) -> None:

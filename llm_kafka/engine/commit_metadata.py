@@ -12,7 +12,7 @@ bounded by the in-flight limit and the buffer, while done offsets are not.
 Format: ``llmk1:<highest - committed>:<gap>.<gap>...`` in base 36, where each gap is the
 distance from the previous unfinished offset (the first from the committed offset).
 Worked example: committed 100, highest consumed 110, unfinished 100, 103 and 104. The
-string is ``llmk1:a:3.1``; after a restart offsets 101, 102 and 105 to 110 are skipped,
+string is ``llmk1:a:3.1``. After a restart offsets 101, 102 and 105 to 110 are skipped,
 and 100, 103, 104 and everything from 111 on are processed.
 """
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from llm_kafka.engine.transport import TopicPartition
 
-# Reasons that hold every assigned partition, as opposed to one partition.
+# Reasons that apply to every assigned partition, as opposed to one partition.
 GLOBAL_REASONS = frozenset({"llm", "stopping"})
 
 
@@ -57,7 +57,7 @@ class PauseState:
             reasons.discard(reason)
 
     def hold_all(self, reason: str, active: bool) -> None:
-        """Add or clear a reason that holds every assigned partition."""
+        """Add or clear a reason that applies to every assigned partition."""
         if reason not in GLOBAL_REASONS:
             raise ValueError(f"unknown global pause reason {reason!r}")
         if active:
@@ -70,7 +70,7 @@ class PauseState:
         return self._changes()
 
     def reasons(self, partition: TopicPartition) -> set[str]:
-        """The reasons that hold ``partition`` now."""
+        """Return the reasons that keep ``partition`` paused now."""
         return self._reasons.get(partition, set()) | self._global
 
     def _changes(self) -> tuple[list[TopicPartition], list[TopicPartition]]:

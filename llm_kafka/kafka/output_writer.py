@@ -6,7 +6,7 @@ the event loop or the poll loop. A message is *settled* when its record has a su
 delivery report; only then may its offset be committed.
 
 Failure rules: an output that cannot be produced or delivered goes to the dead-letter
-topic instead; a dead-letter record that cannot be produced or delivered is fatal, because
+topic instead. A dead-letter record that cannot be produced or delivered is fatal, because
 the only safe place left for that message is "still uncommitted".
 """
 
