@@ -38,6 +38,7 @@ from llm_kafka.llm.client import LLMClient
 from llm_kafka.llm.types import ChatMessage, LLMResponse, Usage
 from llm_kafka.messages import InputMessage, MessageFormat, OutputMessage
 from llm_kafka.observability.health import HealthServer, HealthState
+from llm_kafka.observability.health_transport import HealthReportingTransport
 from llm_kafka.observability.instruments import BUILTIN_INSTRUMENTS
 from llm_kafka.observability.logging import (
     JsonFormatter,
@@ -69,6 +70,7 @@ __all__ = [
     "ConfigurationError",
     "DeliveryError",
     "DeserializationError",
+    "HealthReportingTransport",
     "HealthServer",
     "HealthState",
     "InputMessage",

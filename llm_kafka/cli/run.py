@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import logging
 import os
 import sys
@@ -23,6 +22,7 @@ from llm_kafka.config import Settings, TelemetrySettings
 from llm_kafka.errors import ConfigurationError
 from llm_kafka.llm.client import LLMClient
 from llm_kafka.observability.health import HealthServer, HealthState
+from llm_kafka.observability.health_transport import HealthReportingTransport
 from llm_kafka.observability.logging import configure_logging, register_secrets
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.observability.prometheus import start_prometheus_endpoint
@@ -106,12 +106,7 @@ def build_pipeline(
         target = target()
     if isinstance(target, Pipeline):
         if health is not None:
-            logger.warning(
-                "the target is a Pipeline built in code, so it does not report into the command's "
-                "health endpoint: /livez fails %ss after start-up; unset telemetry.health_port or "
-                "run a processor target instead",
-                health.liveness_timeout_s,
-            )
+            _report_health(target, health)
         return target
 
     is_routes = isinstance(target, Mapping) and all(isinstance(value, BaseProcessor) for value in target.values())
@@ -127,23 +122,23 @@ def build_pipeline(
         )
 
     metrics = metrics or MetricsCollector()
-    llm = _build_llm(settings, metrics, health)
+    llm = _build_llm(settings, metrics)
     options: dict[str, Any] = {"kafka": settings.kafka, "settings": settings.pipeline, "llm": llm, "metrics": metrics}
+    pipeline = Pipeline(target, **options)
     if health is not None:
-        # NOTE: an engine without a ``health`` argument never calls beat(), so /livez fails
-        # once liveness_timeout_s has passed after start-up.
-        if "health" in inspect.signature(Pipeline).parameters:
-            options["health"] = health
-        else:
-            logger.warning(
-                "this Pipeline does not report into HealthState: /livez fails %ss after start-up "
-                "and /readyz never passes; unset telemetry.health_port until the engine supports it",
-                health.liveness_timeout_s,
-            )
-    return Pipeline(target, **options)
+        _report_health(pipeline, health)
+    return pipeline
 
 
-def _build_llm(settings: Settings, metrics: MetricsCollector, health: HealthState | None) -> LLMClient | None:
+def _report_health(pipeline: Pipeline, health: HealthState) -> None:
+    """Make ``pipeline``'s consumer and circuit breaker report into ``health``."""
+    if not isinstance(pipeline.transport, HealthReportingTransport):
+        pipeline.transport = HealthReportingTransport(pipeline.transport, health)
+    if pipeline.llm is not None:
+        health.watch_breaker(pipeline.llm.circuit_breaker)
+
+
+def _build_llm(settings: Settings, metrics: MetricsCollector) -> LLMClient | None:
     if settings.llm is None:
         return None
     options = settings.llm.client_options()
@@ -152,8 +147,6 @@ def _build_llm(settings: Settings, metrics: MetricsCollector, health: HealthStat
         failure_threshold=settings.llm.breaker_failure_threshold,
         recovery_timeout=settings.llm.breaker_recovery_timeout_s,
     )
-    if health is not None:
-        health.watch_breaker(breaker)
     return LLMClient(
         **options,
         retry_policy=RetryPolicy(max_attempts=settings.llm.max_attempts),

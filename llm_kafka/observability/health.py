@@ -41,6 +41,8 @@ class HealthState:
     - ``set_breaker_open(is_open, name)`` from a circuit breaker's state listener (see
       ``watch_breaker``).
 
+    ``HealthReportingTransport`` makes the first three calls from the pipeline's consumer.
+
     Liveness fails when no beat arrived for ``liveness_timeout_s`` seconds; the time of
     construction counts as the first beat, so start-up gets that long. Readiness fails
     while no partition is assigned (unless ``require_assignment`` is false), while the

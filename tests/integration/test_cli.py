@@ -122,6 +122,7 @@ def test_run_processes_records_and_stops_on_sigint(
         )
         metrics_text = http_get(f"http://127.0.0.1:{metrics_port}/metrics")[1]
         livez = http_get(f"http://127.0.0.1:{health_port}/livez")
+        readyz = http_get(f"http://127.0.0.1:{health_port}/readyz")
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -134,6 +135,9 @@ def test_run_processes_records_and_stops_on_sigint(
     assert sorted(json.loads(r.value or b"{}")["result"]["upper"] for r in outputs) == ["V0", "V1", "V2"]
     assert f'llm_kafka_messages_processed_total{{processor="upper",topic="{topics["in"]}"}} 3.0' in metrics_text
     assert livez[0] == 200
+    assert json.loads(livez[1])["beats"] > 0
+    assert readyz[0] == 200, readyz
+    assert json.loads(readyz[1])["assigned_partitions"] == 1
     first_log = json.loads(stderr.splitlines()[0])
     assert first_log["level"] in {"INFO", "WARNING"}
 
