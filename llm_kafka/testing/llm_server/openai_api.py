@@ -130,6 +130,8 @@ def _forced_tool(tools: list[Any], tool_choice: Any) -> dict[str, Any]:
 
 
 def _message(answer: ChatAnswer) -> dict[str, Any]:
+    if answer.refusal is not None:
+        return {"role": "assistant", "content": None, "refusal": answer.refusal}
     if answer.tool_name is None:
         return {"role": "assistant", "content": answer.text, "refusal": None}
     tool_call = {
@@ -295,6 +297,30 @@ _ERROR_TYPES = {
     429: "requests",
 }
 _ERROR_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
+
+
+def context_length_error(context_window: int, requested: int) -> dict[str, Any]:
+    """Return the 400 body OpenAI sends when a request does not fit the context window."""
+    body = error_body(
+        400,
+        f"This model's maximum context length is {context_window} tokens. However, you "
+        f"requested {requested} tokens. Please reduce the length of the messages or completion.",
+    )
+    body["error"]["code"] = "context_length_exceeded"
+    body["error"]["param"] = "messages"
+    return body
+
+
+def quota_error() -> dict[str, Any]:
+    """Return the 429 body OpenAI sends when the account has no credit left."""
+    return {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+    }
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:

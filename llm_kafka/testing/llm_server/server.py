@@ -413,12 +413,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(error.status, _error_body(flavor, error.status, error.message))
             return
 
+        if self._reject_account_or_context(flavor, request):
+            return
         decision = self._apply_faults(flavor, request.prompt, request.input_tokens)
         if decision is None:
             return
         headers = _rate_limit_headers(flavor, decision.rate_limit)
+        refusal_marker = self.app.settings.refusal_marker
+        refused = refusal_marker is not None and refusal_marker in request.prompt
         try:
-            answer = build_answer(request, malformed=decision.malformed)
+            answer = build_answer(request, malformed=decision.malformed, refused=refused)
         except SchemaError as error:
             message = f"unsupported JSON schema: {error}"
             logger.info("Rejected %s %s with 400: %s", self.command, self.path, message)
@@ -433,6 +437,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.app._faults.record_output_tokens(answer.output_tokens)
         self._send_chat_answer(flavor, request, answer, headers)
 
+    def _reject_account_or_context(self, flavor: ApiFlavor, request: ChatRequest) -> bool:
+        """Send the quota or context-length error that the settings call for; return whether sent."""
+        settings = self.app.settings
+        api = openai_api if flavor == "openai" else anthropic_api
+        if settings.quota_exhausted:
+            self.app._stats.record_event("errors_injected")
+            status = 429 if flavor == "openai" else 400
+            self._send_json(status, api.quota_error())
+            return True
+        window = settings.context_window
+        if window is None:
+            return False
+        # OpenAI counts the requested output against the window; Anthropic only the prompt.
+        requested = request.input_tokens
+        if flavor == "openai":
+            requested += request.max_tokens or 0
+        if requested <= window:
+            return False
+        self.app._stats.record_event("errors_injected")
+        self._send_json(400, api.context_length_error(window, requested))
+        return True
+
     def _send_chat_answer(
         self, flavor: ApiFlavor, request: ChatRequest, answer: ChatAnswer, headers: dict[str, str]
     ) -> None:
@@ -444,7 +470,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, openai_api.chat_completion_body(request, answer), headers)
             return
         headers[anthropic_api.REQUEST_ID_HEADER] = _request_id()
-        if request.stream:
+        overloaded_marker = self.app.settings.stream_overloaded_marker
+        if request.stream and overloaded_marker is not None and overloaded_marker in request.prompt:
+            self.app._stats.record_event("errors_injected")
+            self._send_events(anthropic_api.overloaded_events(request), headers)
+        elif request.stream:
             self._send_events(anthropic_api.message_events(request, answer), headers)
         else:
             self._send_json(200, anthropic_api.message_body(request, answer), headers)
