@@ -39,9 +39,9 @@ def test_breaker_admits_exactly_one_probe() -> None:
     breaker = open_breaker(clock)
     clock.now = 10
 
-    breaker.before_call()
+    breaker.acquire()
     with pytest.raises(CircuitOpenError):
-        breaker.before_call()
+        breaker.acquire()
 
 
 def test_successful_probe_closes_breaker() -> None:
