@@ -215,8 +215,12 @@ class RateLimiter:
             entry.output_tokens = actual_output
 
     def close_gate(self, seconds: float | None, reason: str) -> None:
-        """Stop every caller from starting a request for ``seconds`` (a 429's ``retry-after``)."""
-        wait = DEFAULT_GATE_SECONDS if seconds is None else max(0.0, seconds)
+        """Stop every caller from starting a request for ``seconds`` (a 429's ``retry-after``).
+
+        The clock margin is added, because servers round ``retry-after`` and stamp requests
+        on arrival; a retry sent exactly on time could still meet the 429.
+        """
+        wait = DEFAULT_GATE_SECONDS if seconds is None else max(0.0, seconds) + CLOCK_MARGIN_SECONDS
         with self._lock:
             until = self._clock() + wait
             if until <= self._gate_until:
