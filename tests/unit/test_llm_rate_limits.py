@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from llm_kafka import RateLimiter, RateLimitError, RateLimits, RetryPolicy, is_provider_wide
+from llm_kafka import (
+    RateLimiter,
+    RateLimitError,
+    RateLimits,
+    RetryPolicy,
+    is_provider_wide,
+)
 from llm_kafka.testing.llm_server import LocalLLMServer
 from tests.unit.llm_clients import make_client
 

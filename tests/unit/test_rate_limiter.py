@@ -8,7 +8,12 @@ import time
 import pytest
 
 from llm_kafka import DeadlineExceededError, RateLimiter, RateLimits, Usage
-from llm_kafka.llm.rate_limit import CLOCK_MARGIN_SECONDS, RateLimiterRegistry, Reservation, parse_duration
+from llm_kafka.llm.rate_limit import (
+    CLOCK_MARGIN_SECONDS,
+    RateLimiterRegistry,
+    Reservation,
+    parse_duration,
+)
 
 
 class FakeClock:
