@@ -73,6 +73,8 @@ def test_llm_errors_are_retried_then_dead_lettered(
 def test_invalid_structured_output_keeps_raw_output(
     bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer
 ) -> None:
+    # Every answer is malformed, so the repair attempt fails too and the message is dead-lettered.
+    llm_server.configure(malformed_rate=1.0)
     topics = {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
     produce(bootstrap_servers, topics["input"], [(b"bad", json.dumps({"id": "bad", "content": "LLMBROKEN"}).encode())])
 
@@ -82,3 +84,4 @@ def test_invalid_structured_output_keeps_raw_output(
     assert len(dead) == 1
     assert dead[0].headers[dlq.HEADER_ERROR_TYPE] == b"StructuredOutputError"
     assert dead[0].headers[dlq.HEADER_RAW_OUTPUT]
+    assert dead[0].headers[dlq.HEADER_ATTEMPTS] == b"2"
