@@ -11,7 +11,7 @@ prompts, each against a freshly reset server:
 * ``sdk-threads``: ``--threads`` threads with the ``openai`` SDK and its default retries.
 
 For each it prints throughput against the ceiling (overall, and after the first window,
-where the server has allowed a burst), the share of requests answered 429, and failures.
+where the server has allowed a burst), the share of requests that got a 429, and failures.
 Run: ``python benchmarks/w3_rate_limited.py --messages 2000``.
 """
 

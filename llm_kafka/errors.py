@@ -97,13 +97,13 @@ class LLMProviderError(LLMKafkaError):
         self.attempts = attempts
         self.retry_after: float | None = None
         self.headers: dict[str, str] = {}
-        """Response headers, lower-cased, when the provider answered; the rate limiter reads them."""
+        """Response headers, lower-cased, when the provider responded; the rate limiter reads them."""
 
 
 class RateLimitError(LLMProviderError):
     """Raised on HTTP 429. Retryable; ``retry_after`` is the server's wait in seconds, if sent.
 
-    ``LLMClient`` sets ``provider_wide`` when the server asks for a wait longer than
+    ``LLMClient`` sets ``provider_wide`` when the server requests a wait longer than
     ``RetryPolicy.max_retry_after``: the message should wait for ``LLMClient.wait_time()``
     rather than hold a worker.
     """
@@ -153,7 +153,7 @@ class ContextLengthExceededError(InvalidRequestError):
 
 
 class ContentFilterError(LLMProviderError):
-    """Raised when the provider filtered the request or output, or the model refused to answer.
+    """Raised when the provider filtered the request or output, or the model refused the request.
 
     Not retryable for this message, and not counted against the circuit breaker.
     ``raw_output`` keeps any text the model returned, such as the refusal message.

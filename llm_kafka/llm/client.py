@@ -199,8 +199,8 @@ class LLMClient:
     def add_state_listener(self, listener: StateListener) -> None:
         """Call ``listener(breaker, old_state, new_state)`` on every breaker transition.
 
-        Covers this client's breaker and its fallbacks' breakers; ``breaker.name`` tells them
-        apart. Listeners run on the thread that caused the transition and must return quickly.
+        Covers this client's breaker and its fallbacks' breakers; their ``breaker.name`` values
+        differ. Listeners run on the thread that caused the transition and must return quickly.
         """
         self.circuit_breaker.add_listener(listener)
         for fallback in self.fallbacks:
@@ -254,7 +254,7 @@ class LLMClient:
     async def acomplete(
         self, prompt: MessagesArgument, *, deadline: float | None = None, allow_truncated: bool = False, **options: Any
     ) -> LLMResponse:
-        """Async form of ``complete``; never blocks the event loop."""
+        """Async form of ``complete``; it waits with ``asyncio.sleep`` and the async SDK client."""
         request = self.request(prompt, **options)
         cached = self._cached(request, LLMResponse)
         if cached is not None:
@@ -266,7 +266,7 @@ class LLMClient:
     def structured(self, prompt: MessagesArgument, output_model: type[ModelT], **options: Any) -> ModelT:
         """Return the model's response to ``prompt`` as a validated ``output_model``.
 
-        Uses the provider's native JSON-schema output. An answer that does not validate is
+        Uses the provider's native JSON-schema output. An output that does not validate is
         sent back with the errors up to ``repair_attempts`` times; then
         ``StructuredOutputError`` (not retryable) is raised with the last raw output.
         """
@@ -459,8 +459,8 @@ class LLMClient:
         error.attempts = totals.attempts
         policy = self.retry_policy
         if isinstance(error, RateLimitError) and error.retry_after is not None and error.retry_after > policy.max_retry_after:
-            # The server asks for a pause longer than one message should hold a worker: the
-            # gate stays closed that long and the pipeline pauses through wait_time().
+            # The server requests a pause longer than one message should hold a worker, so the
+            # gate stays closed that long and wait_time() lets the consumer pause.
             error.provider_wide = True
             route.limiter.close_gate(error.retry_after, f"retry-after of {error.retry_after:.0f}s")
             logger.debug("not retrying %s: retry-after %.1fs exceeds max_retry_after", route, error.retry_after)
@@ -497,10 +497,10 @@ class LLMClient:
         totals: _Totals,
         enlarged: bool,
     ) -> LLMRequest | None:
-        """Raise for a refused or twice-truncated answer; return a larger request to retry, or None."""
+        """Raise for a refused or twice-truncated output; return a larger request to retry, or None."""
         if response.refusal is not None or response.finish_reason == "content_filter":
             raise ContentFilterError(
-                f"{route.provider_name} model {request.model!r} refused or filtered the answer: "
+                f"{route.provider_name} model {request.model!r} refused the request or the provider filtered the output: "
                 f"{response.refusal or response.finish_reason}",
                 raw_output=response.refusal or response.text,
                 provider=route.provider_name,

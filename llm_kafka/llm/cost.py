@@ -2,7 +2,7 @@
 
 llm-kafka ships no prices: providers change them, and a stale built-in number would turn
 into a wrong bill. Users set the prices of the models they call; a model without a price
-has cost None, and the usage totals say so.
+has cost None, and the usage totals mark their cost as incomplete.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class PriceTable:
 
     Thread-safe; prices may change while calls run. Example::
 
-        prices = PriceTable({"gpt-4o-mini": ModelPrice(0.15, 0.60, cached_input_per_million=0.075)})
-        client = LLMClient("openai", "gpt-4o-mini", prices=prices)
+        prices = PriceTable({"my-model": ModelPrice(1.00, 4.00, cached_input_per_million=0.25)})
+        client = LLMClient("openai", "my-model", prices=prices)
     """
 
     def __init__(self, prices: Mapping[str, ModelPrice] | None = None) -> None:

@@ -77,7 +77,7 @@ class Reservation:
 
 @dataclass
 class _ServerBudget:
-    """What the provider's headers last reported for one dimension, minus reservations since."""
+    """Budget of one dimension from the provider's last headers, minus reservations made since."""
 
     remaining: int
     reset_at: float
@@ -98,7 +98,7 @@ class RateLimiter:
 
     Thread-safe. ``wait_time`` is cheap (a lock and arithmetic over running totals) so a poll
     loop may call it every turn. A request whose estimate alone exceeds a token budget is let
-    through when the window holds no tokens, so it fails at the provider instead of waiting
+    through when the window contains no tokens, so it fails at the provider instead of waiting
     forever. Example::
 
         limiter = RateLimiter("openai:gpt-4o-mini", RateLimits(requests_per_minute=600))
@@ -195,7 +195,7 @@ class RateLimiter:
     ) -> None:
         """Replace the reservation's estimate with ``usage`` and learn from ``headers``.
 
-        ``usage`` None means the provider used no tokens (the call failed before an answer);
+        ``usage`` None means the provider used no tokens (the call failed before a response);
         the request itself still counts against the request budget.
         """
         with self._lock:

@@ -1,7 +1,7 @@
 """One route to a model: a provider, a model, its circuit breaker and its rate limiter.
 
-``Route.attempt`` makes exactly one provider call: it waits for the rate limiter, asks the
-breaker for a permit, bounds the call's timeout by the deadline, and afterwards settles the
+``Route.attempt`` makes exactly one provider call: it waits for the rate limiter, acquires a
+breaker permit, bounds the call's timeout by the deadline, and afterwards settles the
 reservation, reports the result to the breaker, and records usage, cost, span and metrics.
 Retries, truncation and fallbacks are the caller's decisions (``LLMClient``).
 """
@@ -41,9 +41,10 @@ ResponseT = TypeVar("ResponseT", LLMResponse, EmbeddingResponse)
 RequestT = TypeVar("RequestT", LLMRequest, EmbeddingRequest)
 
 CHARS_PER_TOKEN = 4
-"""Characters per token of the prompt estimate. A rough rule for English text with the GPT
-and Claude tokenizers; other languages and code use more tokens per character, so budgets
-set close to a provider's real limit may still see an occasional 429."""
+"""Characters per token of the prompt estimate, a rough rule for English text.
+
+NOTE: other languages and code use more tokens per character, so budgets set close to a
+provider's real limit may still meet an occasional 429."""
 TOKENS_PER_MESSAGE = 4
 """Tokens added per message for role markers and separators in the prompt estimate."""
 

@@ -1,8 +1,8 @@
 """Validated structured output: the request options, the parse step and the repair prompt.
 
-``LLMClient.structured`` asks for the pydantic model's JSON schema through the provider's
-native structured output, validates the answer with pydantic, and on failure asks again
-with the validation errors up to ``repair_attempts`` times before it raises
+``LLMClient.structured`` requests the pydantic model's JSON schema through the provider's
+native structured output and validates the output with pydantic. On failure it requests the
+output again with the validation errors, up to ``repair_attempts`` times, and then raises
 ``StructuredOutputError`` carrying the last raw output.
 """
 
@@ -20,8 +20,8 @@ from llm_kafka.llm.types import ChatMessage, LLMResponse
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 MAX_ERROR_CHARS = 2000
-"""Longest validation error text sent back to the model; long pydantic reports are cut so a
-repair prompt cannot grow without bound."""
+"""Maximum characters of validation errors sent back to the model. Long pydantic reports are
+cut, so a repair prompt cannot grow without bound."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def parse_output(text: str, output_model: type[ModelT]) -> ModelT | str:
 def repair_messages(
     messages: tuple[ChatMessage, ...], raw_output: str, problem: str, output_model: type[BaseModel]
 ) -> tuple[ChatMessage, ...]:
-    """Return the conversation for a repair attempt: the request, the bad answer, the errors."""
+    """Return the conversation for a repair attempt: the request, the rejected output, the errors."""
     if len(problem) > MAX_ERROR_CHARS:
         problem = problem[:MAX_ERROR_CHARS] + " ..."
     instruction = (

@@ -82,7 +82,7 @@ class LLMResponse:
     ``usage`` and ``cost`` are summed over every attempt of the call (retries, the truncation
     retry and structured-output repairs), so they show what the call cost in total; ``cost``
     is in the currency of the price table and None when the table has no price for a model
-    that was called. ``refusal`` is the model's refusal text when it declined to answer.
+    that was called. ``refusal`` is the model's refusal text when it declined the request.
     ``headers`` are the provider's response headers, lower-cased, when it sent any.
     """
 

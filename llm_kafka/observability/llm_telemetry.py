@@ -25,7 +25,7 @@ _INSTRUMENTATION_NAME = "llm_kafka.llm"
 
 @dataclass
 class AttemptRecord:
-    """What one attempt reports back to its span: usage, finish reason and response model."""
+    """Outcome of one attempt for its span and metrics: usage, finish reason, response model, cost."""
 
     usage: Usage | None = None
     finish_reason: str | None = None

@@ -40,8 +40,8 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROBE_POLL_SECONDS = 0.5
-"""What ``time_until_call`` reports while the half-open probe is in flight: the probe's end
-time is unknown, so callers poll again after this many seconds."""
+"""Seconds ``time_until_call`` returns while the half-open probe is in flight. The probe's end
+time is unknown, so callers poll again after this long."""
 
 
 class CircuitState(str, enum.Enum):
@@ -285,8 +285,8 @@ class CircuitBreaker:
         return cast(F, sync_wrapper)
 
     def _record_neutral(self, permit: Permit) -> None:
-        # A probe that ended in a neutral error proves the provider answers, so it closes the
-        # breaker; other neutral results only end a run of consecutive failures.
+        # A probe that ended in a neutral error proves the provider responds, so it closes the
+        # breaker, and other neutral results only end a run of consecutive failures.
         if permit.probe:
             self.record_success(permit)
             return

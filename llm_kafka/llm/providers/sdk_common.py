@@ -1,7 +1,7 @@
 """Shared code of the providers built on the official ``openai`` and ``anthropic`` SDKs.
 
 Both SDKs raise errors that carry an HTTP status, the response headers and the parsed error
-body; this module decides from those which ``LLMProviderError`` subclass a failure becomes.
+body. This module decides from those which ``LLMProviderError`` subclass a failure becomes.
 It also builds the SDK client options with the SDK's own retries off, and warns when a
 user-supplied SDK client would retry on its own.
 """
@@ -202,12 +202,12 @@ def sdk_clients(
     New clients have the SDK's retries off; a user's client that retries gets a warning.
     """
     common = sdk_client_options(settings)
-    given = settings.options.get("client")
-    given_async = settings.options.get("async_client")
-    for client in (given, given_async):
+    user_client = settings.options.get("client")
+    user_async_client = settings.options.get("async_client")
+    for client in (user_client, user_async_client):
         if client is not None:
             warn_if_sdk_retries(client, provider)
-    return given or sync_factory(**common), given_async or async_factory(**common)
+    return user_client or sync_factory(**common), user_async_client or async_factory(**common)
 
 
 def warn_if_sdk_retries(client: object, provider: str) -> None:
