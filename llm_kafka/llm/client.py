@@ -109,8 +109,10 @@ class LLMClient:
     attempt in seconds. ``rate_limits`` sets the budgets of this provider and model, shared
     with every other client of the same provider, ``base_url`` and model in the process.
     ``fallbacks`` are clients tried in order when this one's breaker is open or its retries
-    are used up. ``prices`` turns usage into cost, and ``cache`` (off by default) serves
-    repeated requests without calling the provider. Example::
+    are used up. A call waits for the rate limiter up to ``retry_policy.max_retry_after``
+    seconds; a longer wait raises a provider-wide ``RateLimitError`` without a request.
+    ``prices`` turns usage into cost, and ``cache`` (off by default) serves repeated requests
+    without calling the provider. Example::
 
         client = LLMClient("openai", "gpt-4o-mini", rate_limits=RateLimits(requests_per_minute=500))
         text = client.complete("Say hello", system="Be brief").text
@@ -171,6 +173,7 @@ class LLMClient:
             provider_name=provider,
             model=self.model,
             timeout=timeout,
+            max_wait=self.retry_policy.max_retry_after,
             breaker=self.circuit_breaker,
             limiter=self.rate_limiter,
             prices=self.prices,

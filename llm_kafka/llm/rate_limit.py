@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from llm_kafka.errors import DeadlineExceededError
+from llm_kafka.errors import DeadlineExceededError, RateLimitError
 from llm_kafka.llm.types import Usage
 
 logger = logging.getLogger(__name__)
@@ -166,26 +166,30 @@ class RateLimiter:
         output_tokens: int,
         *,
         deadline: float | None = None,
+        max_wait: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Reservation:
         """Reserve a place, sleeping the calling thread until one is free.
 
         ``deadline`` is a ``time.monotonic()`` value; raises ``DeadlineExceededError`` when
-        the wait would pass it.
+        the wait would pass it. A wait longer than ``max_wait`` seconds raises a provider-wide
+        ``RateLimitError`` at once, so a long pause holds no worker.
         """
         while True:
             result = self.try_acquire(input_tokens, output_tokens)
             if isinstance(result, Reservation):
                 return result
-            sleep(self._bounded_wait(result, deadline))
+            sleep(self._bounded_wait(result, deadline, max_wait))
 
-    async def aacquire(self, input_tokens: int, output_tokens: int, *, deadline: float | None = None) -> Reservation:
+    async def aacquire(
+        self, input_tokens: int, output_tokens: int, *, deadline: float | None = None, max_wait: float | None = None
+    ) -> Reservation:
         """Reserve a place, waiting with ``asyncio.sleep`` so the event loop keeps running."""
         while True:
             result = self.try_acquire(input_tokens, output_tokens)
             if isinstance(result, Reservation):
                 return result
-            await asyncio.sleep(self._bounded_wait(result, deadline))
+            await asyncio.sleep(self._bounded_wait(result, deadline, max_wait))
 
     def settle(
         self,
@@ -233,7 +237,15 @@ class RateLimiter:
         with self._lock:
             self._observe_headers_locked(headers)
 
-    def _bounded_wait(self, wait: float, deadline: float | None) -> float:
+    def _bounded_wait(self, wait: float, deadline: float | None, max_wait: float | None) -> float:
+        if max_wait is not None and wait > max_wait:
+            error = RateLimitError(
+                f"rate limit of {self.name} needs a wait of {wait:.1f}s, longer than the "
+                f"{max_wait:.1f}s a call may wait; calls resume once LLMClient.wait_time() is 0",
+                retry_after=wait,
+            )
+            error.provider_wide = True
+            raise error
         if deadline is None:
             return wait
         left = deadline - self._clock()

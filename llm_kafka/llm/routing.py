@@ -69,6 +69,7 @@ class Route:
         provider_name: str,
         model: str,
         timeout: float,
+        max_wait: float,
         breaker: CircuitBreaker,
         limiter: RateLimiter,
         prices: PriceTable,
@@ -79,6 +80,7 @@ class Route:
         self.provider_name = provider_name
         self.model = model
         self.timeout = timeout
+        self.max_wait = max_wait
         self.breaker = breaker
         self.limiter = limiter
         self.prices = prices
@@ -134,7 +136,7 @@ class Route:
         span_options: dict[str, Any],
     ) -> ResponseT:
         self._check_breaker()
-        reservation = self.limiter.acquire(*self._estimate(request), deadline=deadline)
+        reservation = self.limiter.acquire(*self._estimate(request), deadline=deadline, max_wait=self.max_wait)
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
         with self.telemetry.attempt(provider=self.provider_name, model=request.model, **span_options) as record:
@@ -156,7 +158,9 @@ class Route:
         span_options: dict[str, Any],
     ) -> ResponseT:
         self._check_breaker()
-        reservation = await self.limiter.aacquire(*self._estimate(request), deadline=deadline)
+        reservation = await self.limiter.aacquire(
+            *self._estimate(request), deadline=deadline, max_wait=self.max_wait
+        )
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
         with self.telemetry.attempt(provider=self.provider_name, model=request.model, **span_options) as record:

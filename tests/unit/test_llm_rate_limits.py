@@ -165,3 +165,18 @@ def test_async_wait_for_gate_does_not_block_loop(server: LocalLLMServer) -> None
 
     assert asyncio.run(main())
     assert ticks >= 10
+
+
+def test_long_limiter_wait_raises_without_request(server: LocalLLMServer) -> None:
+    client = make_client(server, retry_policy=RetryPolicy(max_retry_after=5))
+    client.rate_limiter.close_gate(120, "test")
+    started = time.monotonic()
+
+    with pytest.raises(RateLimitError) as raised:
+        client.complete("hello")
+
+    assert is_provider_wide(raised.value)
+    assert raised.value.retry_after is not None
+    assert raised.value.retry_after > 100
+    assert time.monotonic() - started < 1.0
+    assert server.stats().to_dict()["requests_total"] == 0
