@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -147,3 +148,30 @@ def test_caller_error_does_not_fall_back(server: LocalLLMServer) -> None:
         primary.complete("LLMFAIL400")
 
     assert server.stats().to_dict()["requests_total"] == 1
+
+
+def test_async_workers_send_one_probe(server: LocalLLMServer) -> None:
+    server.configure(fail_marker={"LLMFAIL500": 500})
+    breaker = CircuitBreaker("async-workers", failure_threshold=1, recovery_timeout=0.2)
+    client = make_client(server, retry_policy=ONE_ATTEMPT, circuit_breaker=breaker)
+    with pytest.raises(ProviderServerError):
+        client.complete("LLMFAIL500")
+    server.configure(latency=0.2)
+    server.reset_stats()
+    time.sleep(0.25)
+
+    async def call(index: int) -> str:
+        try:
+            await client.acomplete(f"async worker {index}")
+        except CircuitOpenError:
+            return "open"
+        return "ok"
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(call(index) for index in range(8)))
+
+    outcomes = asyncio.run(main())
+
+    assert sorted(outcomes) == ["ok"] + ["open"] * 7
+    assert server.stats().to_dict()["requests_total"] == 1
+    assert breaker.state is CircuitState.CLOSED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 
 import anthropic
@@ -18,18 +19,22 @@ from llm_kafka import (
     ContextLengthExceededError,
     DeadlineExceededError,
     InvalidRequestError,
+    LLMClient,
     LLMProviderError,
     ModelNotFoundError,
     OutputTruncatedError,
     ProviderOverloadedError,
+    ProviderConnectionError,
     ProviderServerError,
     ProviderTimeoutError,
     QuotaExhaustedError,
+    RateLimiter,
+    RateLimitError,
     RetryPolicy,
     deadline_after,
     is_provider_wide,
 )
-from llm_kafka.llm.providers.sdk_common import error_from_sdk
+from llm_kafka.llm.providers.sdk_common import error_for_status, error_from_sdk
 from llm_kafka.testing.llm_server import (
     LocalLLMServer,
     embedding_vector,
@@ -265,3 +270,44 @@ def test_aembed_returns_server_vectors(server: LocalLLMServer) -> None:
 def test_embed_on_anthropic_is_configuration_error(server: LocalLLMServer) -> None:
     with pytest.raises(ConfigurationError, match="does not serve embeddings"):
         make_client(server, "anthropic").embed("text")
+
+
+def test_unreachable_server_is_connection_error_retried() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = LLMClient(
+        "openai", "local-model", api_key="local", base_url=f"http://127.0.0.1:{port}/v1",
+        retry_policy=RetryPolicy(max_attempts=2, base_delay=0.01), rate_limiter=RateLimiter("closed-port"),
+    )
+
+    with pytest.raises(ProviderConnectionError) as raised:
+        client.complete("hello")
+    assert raised.value.attempts == 2
+    assert raised.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("status", "body_type", "body_code", "message", "expected"),
+    [
+        (400, "invalid_request_error", "content_policy_violation", "rejected", ContentFilterError),
+        (400, "invalid_request_error", None, "prompt is too long: 300000 tokens > 200000 maximum", ContextLengthExceededError),
+        (402, "billing_error", None, "payment required", QuotaExhaustedError),
+        (429, "rate_limit_error", "enforced_spend_limit_reached", "spend limit", QuotaExhaustedError),
+        (429, "rate_limit_error", None, "slow down", RateLimitError),
+        (413, "request_too_large", None, "request too large", InvalidRequestError),
+        (200, "overloaded_error", None, "Overloaded", ProviderOverloadedError),
+        (200, "api_error", None, "Internal error", ProviderServerError),
+        (503, None, None, "unavailable", ProviderServerError),
+    ],
+)
+def test_error_classification_uses_status_and_body(
+    status: int, body_type: str | None, body_code: str | None, message: str, expected: type[LLMProviderError]
+) -> None:
+    error = error_for_status(
+        status, message, headers={"retry-after": "2"}, provider="p", model="m", error_type=body_type, error_code=body_code
+    )
+
+    assert type(error) is expected
+    assert error.retry_after == 2.0
+    assert error.headers == {"retry-after": "2"}
