@@ -325,7 +325,8 @@ class LLMClient:
         cached = self._cached(request, EmbeddingResponse)
         if cached is not None:
             return cached
-        response = self._with_fallbacks(request, self._deadline(None), _Totals(), lambda route, r, t: self._embed_on(route, r, t))
+        deadline = self._deadline(None)
+        response = self._with_fallbacks(request, _Totals(), lambda route, routed, t: self._embed_on(route, routed, deadline, t))
         self._store(request, response)
         return response
 
@@ -362,7 +363,7 @@ class LLMClient:
         self.metrics.increment("llm.requests", attributes=self._attributes(request.model))
         self._last_input_estimate = estimate_input_tokens(request)
         return self._with_fallbacks(
-            request, deadline, totals, lambda route, routed, t: self._complete_on(route, routed, deadline, allow_truncated, t)
+            request, totals, lambda route, routed, t: self._complete_on(route, routed, deadline, allow_truncated, t)
         )
 
     async def _acomplete(
@@ -381,11 +382,7 @@ class LLMClient:
         raise last_error
 
     def _with_fallbacks(
-        self,
-        request: Any,
-        deadline: float | None,
-        totals: _Totals,
-        run: Callable[[Route, Any, _Totals], ResponseT],
+        self, request: Any, totals: _Totals, run: Callable[[Route, Any, _Totals], ResponseT]
     ) -> ResponseT:
         last_error: LLMProviderError | None = None
         for route, routed in self._routes(request):
@@ -420,8 +417,9 @@ class LLMClient:
                 return totals.apply(response)
             request, enlarged = larger, True
 
-    def _embed_on(self, route: Route, request: EmbeddingRequest, totals: _Totals) -> EmbeddingResponse:
-        deadline = self._deadline(None)
+    def _embed_on(
+        self, route: Route, request: EmbeddingRequest, deadline: float | None, totals: _Totals
+    ) -> EmbeddingResponse:
         response = self._retry(route, functools.partial(route.embed_attempt, request, deadline), deadline, totals)
         totals.add(response)
         return totals.apply(response)
@@ -541,6 +539,9 @@ class LLMClient:
             self._store(original, response)
             return StructuredResponse(parsed, response, repair)
         if repair >= self.repair_attempts:
+            self.metrics.increment(
+                "llm.errors", attributes={**self._attributes(sent.model), "error.type": StructuredOutputError.__name__}
+            )
             raise StructuredOutputError(
                 f"{response.provider} model {response.model!r} returned output that is not a valid "
                 f"{output_model.__name__} after {repair} repair attempt(s): {parsed}",
