@@ -9,6 +9,7 @@ Retries, truncation and fallbacks are the caller's decisions (``LLMClient``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,9 @@ def estimate_input_tokens(request: LLMRequest | EmbeddingRequest) -> int:
     texts = [message.content for message in request.messages]
     if request.system:
         texts.append(request.system)
+    if request.json_schema is not None:
+        # Providers count the schema (or the forced tool's definition) as input too.
+        texts.append(json.dumps(request.json_schema))
     return sum(math.ceil(len(text) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for text in texts)
 
 
