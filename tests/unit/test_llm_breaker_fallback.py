@@ -50,7 +50,7 @@ def test_breaker_opens_and_stops_requests(server: LocalLLMServer) -> None:
 
 def test_breaker_transitions_with_concurrent_workers(server: LocalLLMServer) -> None:
     server.configure(error_rate=1.0, error_statuses=(503,), latency=0.05)
-    breaker = CircuitBreaker("workers", failure_threshold=3, recovery_timeout=0.5)
+    breaker = CircuitBreaker("workers", failure_threshold=3, recovery_timeout=1.0)
     client = make_client(server, retry_policy=ONE_ATTEMPT, circuit_breaker=breaker)
     transitions: list[tuple[CircuitState, CircuitState]] = []
     client.add_state_listener(lambda _, old, new: transitions.append((old, new)))
@@ -72,9 +72,10 @@ def test_breaker_transitions_with_concurrent_workers(server: LocalLLMServer) -> 
     sent_while_failing = server.stats().to_dict()["requests_total"]
     assert sent_while_failing <= 8
 
-    server.configure(error_rate=0.0, latency=0.3)
+    # The probe takes a second, so every other worker arrives while it is in flight.
+    server.configure(error_rate=0.0, latency=1.0)
     server.reset_stats()
-    time.sleep(0.6)
+    time.sleep(1.1)
     outcomes.clear()
     run_workers(8, call)
 

@@ -110,7 +110,7 @@ def test_anthropic_overloaded_is_retried(server: LocalLLMServer) -> None:
     assert raised.value.retryable
 
 
-def test_anthropic_overloaded_event_in_stream_is_overloaded_error(server: LocalLLMServer) -> None:
+def test_stream_overloaded_event_is_typed(server: LocalLLMServer) -> None:
     server.configure(stream_overloaded_marker="LLMSTREAM529")
     sdk = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="local", max_retries=0)
 

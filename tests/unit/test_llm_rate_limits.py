@@ -22,8 +22,8 @@ from tests.unit.llm_clients import make_client
 def statuses(server: LocalLLMServer) -> dict[str, int]:
     """Return the server's responses by status once its counters have caught up.
 
-    The server counts a response just after sending it, so the client can return first;
-    wait up to a second for the count to match the requests.
+    The server counts a response just after sending it, so the client can return first. This
+    waits up to a second for the count to match the requests.
     """
     for _ in range(100):
         stats = server.stats().to_dict()
@@ -70,7 +70,7 @@ def test_long_retry_after_is_provider_wide_pause(server: LocalLLMServer) -> None
     assert client.wait_time() > 5
 
 
-def test_429_closes_gate_for_every_client_of_the_model(server: LocalLLMServer) -> None:
+def test_429_gate_stops_shared_clients(server: LocalLLMServer) -> None:
     server.configure(fail_marker={"LLM429": 429})
     shared = RateLimiter("shared")
     first = make_client(server, rate_limiter=shared, retry_policy=RetryPolicy(max_attempts=1))
@@ -78,7 +78,7 @@ def test_429_closes_gate_for_every_client_of_the_model(server: LocalLLMServer) -
 
     with pytest.raises(RateLimitError):
         first.complete("LLM429")
-    assert second.wait_time() == pytest.approx(1.0, abs=0.2)
+    assert 0.5 < second.wait_time() <= 1.1
     started = time.monotonic()
     second.complete("a healthy prompt")
 

@@ -100,7 +100,7 @@ def test_gate_without_retry_after_uses_default() -> None:
     assert limited.gate_remaining() > 0
 
 
-def test_openai_headers_with_no_requests_left_wait_for_reset() -> None:
+def test_openai_spent_requests_wait_for_reset() -> None:
     clock = FakeClock()
     limited = limiter(clock)
     reservation = reserve(limited)
@@ -111,7 +111,7 @@ def test_openai_headers_with_no_requests_left_wait_for_reset() -> None:
     assert limited.wait_time() == pytest.approx(1.5 + CLOCK_MARGIN_SECONDS)
 
 
-def test_anthropic_headers_with_no_output_tokens_left_wait_for_reset() -> None:
+def test_anthropic_spent_output_waits_for_reset() -> None:
     clock = FakeClock()
     limited = limiter(clock)
     reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(5000.0 + clock.now + 20))
