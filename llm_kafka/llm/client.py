@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -67,6 +68,14 @@ _API_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _TRUNCATED_REASONS = frozenset({"length", "max_tokens"})
 
 MessagesArgument = str | Sequence[ChatMessage | dict[str, str]]
+
+
+def _server_of(base_url: str | None) -> dict[str, Any]:
+    """Return the ``server_address`` and ``server_port`` of ``base_url`` for telemetry."""
+    if base_url is None:
+        return {}
+    parts = urllib.parse.urlsplit(base_url)
+    return {"server_address": parts.hostname, "server_port": parts.port}
 
 
 def _to_messages(prompt: MessagesArgument) -> tuple[ChatMessage, ...]:
@@ -179,6 +188,7 @@ class LLMClient:
             prices=self.prices,
             telemetry=telemetry or LLMTelemetry(),
             metrics=self.metrics,
+            **_server_of(base_url),
         )
 
     def __repr__(self) -> str:

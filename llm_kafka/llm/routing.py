@@ -79,6 +79,8 @@ class Route:
         prices: PriceTable,
         telemetry: LLMTelemetry,
         metrics: MetricsCollector,
+        server_address: str | None = None,
+        server_port: int | None = None,
     ) -> None:
         self.provider = provider
         self.provider_name = provider_name
@@ -90,6 +92,8 @@ class Route:
         self.prices = prices
         self.telemetry = telemetry
         self.metrics = metrics
+        self.server_address = server_address
+        self.server_port = server_port
 
     def __repr__(self) -> str:
         return f"Route({self.provider_name}:{self.model})"
@@ -143,7 +147,13 @@ class Route:
         reservation = self.limiter.acquire(*self._estimate(request), deadline=deadline, max_wait=self.max_wait)
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
-        with self.telemetry.attempt(provider=self.provider_name, model=request.model, **span_options) as record:
+        with self.telemetry.attempt(
+            provider=self.provider_name,
+            model=request.model,
+            server_address=self.server_address,
+            server_port=self.server_port,
+            **span_options,
+        ) as record:
             try:
                 response = call(bounded)
             except LLMProviderError as error:
@@ -167,7 +177,13 @@ class Route:
         )
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
-        with self.telemetry.attempt(provider=self.provider_name, model=request.model, **span_options) as record:
+        with self.telemetry.attempt(
+            provider=self.provider_name,
+            model=request.model,
+            server_address=self.server_address,
+            server_port=self.server_port,
+            **span_options,
+        ) as record:
             try:
                 response = await call(bounded)
             except LLMProviderError as error:

@@ -67,6 +67,8 @@ class LLMTelemetry:
         max_tokens: int | None = None,
         temperature: float | None = None,
         output_type: str | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
     ) -> Iterator[AttemptRecord]:
         """Wrap one provider attempt in a span; record duration, usage and any error on exit."""
         base: dict[str, Any] = {
@@ -81,6 +83,10 @@ class LLMTelemetry:
             span_attributes[genai.REQUEST_TEMPERATURE] = temperature
         if output_type is not None:
             span_attributes[genai.OUTPUT_TYPE] = output_type
+        if server_address is not None:
+            base[genai.SERVER_ADDRESS] = span_attributes[genai.SERVER_ADDRESS] = server_address
+        if server_port is not None:
+            base[genai.SERVER_PORT] = span_attributes[genai.SERVER_PORT] = server_port
 
         record = AttemptRecord()
         started = time.perf_counter()

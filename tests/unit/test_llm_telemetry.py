@@ -56,6 +56,8 @@ def test_span_follows_genai_conventions(server: LocalLLMServer, telemetry: Any) 
     assert span.attributes[genai.USAGE_INPUT_TOKENS] == response.usage.input_tokens
     assert span.attributes[genai.USAGE_OUTPUT_TOKENS] == response.usage.output_tokens
     assert span.attributes[genai.RESPONSE_FINISH_REASONS] == ("end_turn",)
+    assert span.attributes[genai.SERVER_ADDRESS] == "127.0.0.1"
+    assert span.attributes[genai.SERVER_PORT] == server.port
 
 
 def test_metrics_record_tokens_and_duration(server: LocalLLMServer, telemetry: Any) -> None:
