@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from llm_kafka.errors import (
@@ -147,13 +148,7 @@ class Route:
         reservation = self.limiter.acquire(*self._estimate(request), deadline=deadline, max_wait=self.max_wait)
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
-        with self.telemetry.attempt(
-            provider=self.provider_name,
-            model=request.model,
-            server_address=self.server_address,
-            server_port=self.server_port,
-            **span_options,
-        ) as record:
+        with self._span(request.model, span_options) as record:
             try:
                 response = call(bounded)
             except LLMProviderError as error:
@@ -177,13 +172,7 @@ class Route:
         )
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
-        with self.telemetry.attempt(
-            provider=self.provider_name,
-            model=request.model,
-            server_address=self.server_address,
-            server_port=self.server_port,
-            **span_options,
-        ) as record:
+        with self._span(request.model, span_options) as record:
             try:
                 response = await call(bounded)
             except LLMProviderError as error:
@@ -193,6 +182,15 @@ class Route:
                 self._abandon(reservation, permit)
                 raise
             return self._succeed(reservation, permit, response, record)
+
+    def _span(self, model: str, span_options: dict[str, Any]) -> AbstractContextManager[AttemptRecord]:
+        return self.telemetry.attempt(
+            provider=self.provider_name,
+            model=model,
+            server_address=self.server_address,
+            server_port=self.server_port,
+            **span_options,
+        )
 
     def _check_breaker(self) -> None:
         # A cheap check before waiting for the rate limiter, so an open breaker fails at once.
