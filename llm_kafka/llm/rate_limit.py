@@ -173,7 +173,7 @@ class RateLimiter:
 
         ``deadline`` is a ``time.monotonic()`` value; raises ``DeadlineExceededError`` when
         the wait would pass it. A wait longer than ``max_wait`` seconds raises a provider-wide
-        ``RateLimitError`` at once, so a long pause holds no worker.
+        ``RateLimitError`` at once, so a long pause does not block a worker.
         """
         while True:
             result = self.try_acquire(input_tokens, output_tokens)

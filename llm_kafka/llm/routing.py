@@ -1,8 +1,9 @@
 """One route to a model: a provider, a model, its circuit breaker and its rate limiter.
 
-``Route.attempt`` makes exactly one provider call: it waits for the rate limiter, acquires a
-breaker permit, bounds the call's timeout by the deadline, and afterwards settles the
-reservation, reports the result to the breaker, and records usage, cost, span and metrics.
+``Route.attempt`` makes exactly one provider call. Before it, the attempt waits for the rate
+limiter, acquires a breaker permit and bounds the call's timeout by the deadline. After it,
+the attempt settles the reservation, reports the result to the breaker, and records usage,
+cost, span and metrics.
 Retries, truncation and fallbacks are the caller's decisions (``LLMClient``).
 """
 
