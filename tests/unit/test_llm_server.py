@@ -785,6 +785,31 @@ def test_cli_maps_options_to_settings() -> None:
     assert settings.error_statuses == (529,)
 
 
+def test_cli_maps_provider_error_options() -> None:
+    arguments = build_parser().parse_args(
+        [
+            "--refusal-marker",
+            "LLMREFUSE",
+            "--context-window",
+            "4096",
+            "--quota-exhausted",
+            "--stream-overloaded-marker",
+            "LLMSTREAM529",
+        ]
+    )
+    settings = FaultSettings().replace(**settings_from_arguments(arguments))
+
+    assert settings.refusal_marker == "LLMREFUSE"
+    assert settings.context_window == 4096
+    assert settings.quota_exhausted is True
+    assert settings.stream_overloaded_marker == "LLMSTREAM529"
+
+
+def test_invalid_context_window_is_rejected() -> None:
+    with pytest.raises(ValueError, match="context_window"):
+        FaultSettings(context_window=0)
+
+
 # Schema-driven values.
 
 

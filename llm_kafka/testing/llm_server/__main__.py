@@ -141,6 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
     broken.add_argument(
         "--malformed-marker", default=None, help="prompt substring that makes the answer malformed"
     )
+
+    provider = parser.add_argument_group("provider errors")
+    provider.add_argument(
+        "--refusal-marker", default=None, help="prompt substring that makes the model refuse"
+    )
+    provider.add_argument(
+        "--context-window",
+        type=int,
+        default=None,
+        help="context window in tokens; larger requests get the context-length error (default: none)",
+    )
+    provider.add_argument(
+        "--quota-exhausted",
+        action="store_true",
+        help="fail every model request as an account without credit",
+    )
+    provider.add_argument(
+        "--stream-overloaded-marker",
+        default=None,
+        help="prompt substring that ends a streamed Anthropic answer with an overloaded_error event",
+    )
     return parser
 
 
@@ -162,6 +183,10 @@ def settings_from_arguments(arguments: argparse.Namespace) -> dict[str, Any]:
         "hang_seconds": arguments.hang_seconds,
         "malformed_rate": arguments.malformed_rate,
         "malformed_marker": arguments.malformed_marker,
+        "refusal_marker": arguments.refusal_marker,
+        "context_window": arguments.context_window,
+        "quota_exhausted": arguments.quota_exhausted,
+        "stream_overloaded_marker": arguments.stream_overloaded_marker,
     }
     if arguments.error_status:
         settings["error_statuses"] = tuple(arguments.error_status)
