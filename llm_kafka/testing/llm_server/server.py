@@ -334,6 +334,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
+        # Counted before the write, so a client that reads stats right after the response
+        # always sees it counted.
+        self.app._stats.record_response(status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -345,11 +348,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError) as error:
             logger.debug("Client closed the connection before the %d response: %s", status, error)
             self.close_connection = True
-        self.app._stats.record_response(status)
 
     def _send_events(self, events: Iterable[bytes], headers: dict[str, str]) -> None:
         """Stream server-sent events and close the connection, which marks the end of the body."""
         self.close_connection = True
+        self.app._stats.record_response(200)
         try:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -363,7 +366,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError) as error:
             logger.debug("Client closed the connection during a stream: %s", error)
-        self.app._stats.record_response(200)
 
     # Admin routes.
 
