@@ -92,7 +92,10 @@ class Progress:
         self.done_at_window: int | None = None
 
     def observe(self, done: int) -> None:
-        if self.done_at_window is None and time.monotonic() - self.started >= WINDOW_SECONDS:
+        if (
+            self.done_at_window is None
+            and time.monotonic() - self.started >= WINDOW_SECONDS
+        ):
             self.done_at_window = done
 
     def steady_rate(self, done: int, elapsed: float) -> float | None:
@@ -102,7 +105,10 @@ class Progress:
 
 
 def prompts(count: int) -> list[str]:
-    return [f"Classify support ticket {index}: the parcel arrived late and damaged." for index in range(count)]
+    return [
+        f"Classify support ticket {index}: the parcel arrived late and damaged."
+        for index in range(count)
+    ]
 
 
 def server_counts(server: LocalLLMServer) -> tuple[int, int]:
@@ -110,15 +116,26 @@ def server_counts(server: LocalLLMServer) -> tuple[int, int]:
     return int(stats["requests_total"]), int(stats["responses_by_status"].get("429", 0))
 
 
-def run_pipeline(server: LocalLLMServer, bootstrap: str, texts: list[str], arguments: argparse.Namespace) -> Result:
+def run_pipeline(
+    server: LocalLLMServer,
+    bootstrap: str,
+    texts: list[str],
+    arguments: argparse.Namespace,
+) -> Result:
     run_id = uuid.uuid4().hex[:8]
     topics = {name: f"w3-{run_id}-{name}" for name in ("input", "output", "dlq")}
     create_topic(bootstrap, topics["input"], partitions=arguments.partitions)
     create_topic(bootstrap, topics["output"])
     create_topic(bootstrap, topics["dlq"])
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"}
+    )
     for index, text in enumerate(texts):
-        producer.produce(topics["input"], key=str(index).encode(), value=json.dumps({"id": str(index), "content": text}).encode())
+        producer.produce(
+            topics["input"],
+            key=str(index).encode(),
+            value=json.dumps({"id": str(index), "content": text}).encode(),
+        )
         producer.poll(0)
     if producer.flush(60) != 0:
         raise RuntimeError("not every input record was acknowledged within 60 s")
@@ -135,7 +152,9 @@ def run_pipeline(server: LocalLLMServer, bootstrap: str, texts: list[str], argum
         CompleteProcessor(),
         kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"w3-{run_id}"),
         settings=PipelineSettings(
-            input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]
+            input_topics=[topics["input"]],
+            output_topic=topics["output"],
+            dead_letter_topic=topics["dlq"],
         ),
         llm=llm,
     )
@@ -144,7 +163,10 @@ def run_pipeline(server: LocalLLMServer, bootstrap: str, texts: list[str], argum
     pipeline.start()
     try:
         done = failed = 0
-        while time.monotonic() - progress.started < arguments.timeout and pipeline.error is None:
+        while (
+            time.monotonic() - progress.started < arguments.timeout
+            and pipeline.error is None
+        ):
             snapshot = pipeline.metrics.snapshot()
             failed = int(snapshot.counter("messages.dead_lettered"))
             done = int(snapshot.counter("messages.processed")) + failed
@@ -158,10 +180,20 @@ def run_pipeline(server: LocalLLMServer, bootstrap: str, texts: list[str], argum
     if pipeline.error is not None:
         raise RuntimeError(f"the pipeline stopped with an error: {pipeline.error}")
     requests, rate_limited = server_counts(server)
-    return Result("pipeline", done, failed, elapsed, progress.steady_rate(done, elapsed), requests, rate_limited)
+    return Result(
+        "pipeline",
+        done,
+        failed,
+        elapsed,
+        progress.steady_rate(done, elapsed),
+        requests,
+        rate_limited,
+    )
 
 
-def run_sdk(server: LocalLLMServer, texts: list[str], threads: int, mode: str, timeout: float) -> Result:
+def run_sdk(
+    server: LocalLLMServer, texts: list[str], threads: int, mode: str, timeout: float
+) -> Result:
     client = openai.OpenAI(base_url=server.openai_base_url, api_key="local")
     server.reset()
     progress = Progress()
@@ -178,7 +210,9 @@ def run_sdk(server: LocalLLMServer, texts: list[str], threads: int, mode: str, t
             outcome = "done"
             try:
                 client.chat.completions.create(
-                    model="local-model", messages=[{"role": "user", "content": text}], max_completion_tokens=64
+                    model="local-model",
+                    messages=[{"role": "user", "content": text}],
+                    max_completion_tokens=64,
                 )
             except openai.OpenAIError:
                 outcome = "failed"
@@ -187,7 +221,10 @@ def run_sdk(server: LocalLLMServer, texts: list[str], threads: int, mode: str, t
                 counts["failed"] += outcome == "failed"
                 progress.observe(counts["done"])
 
-    workers = [threading.Thread(target=worker, name=f"w3-sdk-{index}") for index in range(threads)]
+    workers = [
+        threading.Thread(target=worker, name=f"w3-sdk-{index}")
+        for index in range(threads)
+    ]
     for thread in workers:
         thread.start()
     for thread in workers:
@@ -195,24 +232,68 @@ def run_sdk(server: LocalLLMServer, texts: list[str], threads: int, mode: str, t
     elapsed = time.monotonic() - progress.started
     requests, rate_limited = server_counts(server)
     done = counts["done"]
-    return Result(mode, done, counts["failed"], elapsed, progress.steady_rate(done, elapsed), requests, rate_limited)
+    return Result(
+        mode,
+        done,
+        counts["failed"],
+        elapsed,
+        progress.steady_rate(done, elapsed),
+        requests,
+        rate_limited,
+    )
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=2000, help="messages per approach (default: 2000)")
-    parser.add_argument("--rpm", type=int, default=600, help="server limit in requests per 60 s window (default: 600)")
-    parser.add_argument("--latency", type=float, default=0.05, help="server latency per request in seconds (default: 0.05)")
-    parser.add_argument("--partitions", type=int, default=8, help="partitions of the input topic (default: 8)")
-    parser.add_argument("--threads", type=int, default=16, help="threads of the sdk-threads approach (default: 16)")
-    parser.add_argument(
-        "--modes", default=",".join(MODES), help=f"comma-separated approaches to run (default: {','.join(MODES)})"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds each approach may take (default: 1800)")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=2000,
+        help="messages per approach (default: 2000)",
+    )
+    parser.add_argument(
+        "--rpm",
+        type=int,
+        default=600,
+        help="server limit in requests per 60 s window (default: 600)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.05,
+        help="server latency per request in seconds (default: 0.05)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=8,
+        help="partitions of the input topic (default: 8)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=16,
+        help="threads of the sdk-threads approach (default: 16)",
+    )
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"comma-separated approaches to run (default: {','.join(MODES)})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds each approach may take (default: 1800)",
+    )
     arguments = parser.parse_args(argv)
     unknown = set(arguments.modes.split(",")) - set(MODES)
     if unknown:
-        parser.error(f"unknown mode(s) {sorted(unknown)}: choose from {', '.join(MODES)}")
+        parser.error(
+            f"unknown mode(s) {sorted(unknown)}: choose from {', '.join(MODES)}"
+        )
     if arguments.messages < 1:
         parser.error(f"invalid --messages {arguments.messages}: expected at least 1")
     return arguments
@@ -220,7 +301,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("llm_kafka.kafka").setLevel(logging.ERROR)
     texts = prompts(arguments.messages)
     ceiling = arguments.rpm / WINDOW_SECONDS
@@ -228,15 +311,25 @@ def main(argv: list[str] | None = None) -> int:
     runners: dict[str, Callable[[], Result]] = {}
 
     with ExitStack() as stack:
-        server = stack.enter_context(LocalLLMServer(requests_per_minute=arguments.rpm, latency=arguments.latency))
+        server = stack.enter_context(
+            LocalLLMServer(requests_per_minute=arguments.rpm, latency=arguments.latency)
+        )
         if "pipeline" in modes:
             broker = broker_from_environment()
             stack.callback(broker.stop)
-            runners["pipeline"] = lambda: run_pipeline(server, broker.bootstrap_servers, texts, arguments)
-        runners["sequential"] = lambda: run_sdk(server, texts, 1, "sequential", arguments.timeout)
-        runners["sdk-threads"] = lambda: run_sdk(server, texts, arguments.threads, "sdk-threads", arguments.timeout)
+            runners["pipeline"] = lambda: run_pipeline(
+                server, broker.bootstrap_servers, texts, arguments
+            )
+        runners["sequential"] = lambda: run_sdk(
+            server, texts, 1, "sequential", arguments.timeout
+        )
+        runners["sdk-threads"] = lambda: run_sdk(
+            server, texts, arguments.threads, "sdk-threads", arguments.timeout
+        )
 
-        print(f"W3: {arguments.messages} messages, server limit {arguments.rpm} requests/60 s, latency {arguments.latency} s")
+        print(
+            f"W3: {arguments.messages} messages, server limit {arguments.rpm} requests/60 s, latency {arguments.latency} s"
+        )
         for mode in modes:
             print(f"running {mode} ...", flush=True)
             print(runners[mode]().report(ceiling), flush=True)

@@ -34,25 +34,33 @@ class KafkaSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    bootstrap_servers: str = Field(description="Comma-separated host:port list of brokers.")
+    bootstrap_servers: str = Field(
+        description="Comma-separated host:port list of brokers."
+    )
     group_id: str = Field(description="Consumer group id of the pipeline.")
     auto_offset_reset: str = Field(
         default="earliest",
         description="Where a group with no committed offset starts: earliest or latest.",
     )
-    client_id: str = Field(default="llm-kafka", description="Client id sent to the broker.")
+    client_id: str = Field(
+        default="llm-kafka", description="Client id sent to the broker."
+    )
     consumer: dict[str, Any] = Field(
-        default_factory=dict, description="Extra librdkafka consumer properties, passed through."
+        default_factory=dict,
+        description="Extra librdkafka consumer properties, passed through.",
     )
     producer: dict[str, Any] = Field(
-        default_factory=dict, description="Extra librdkafka producer properties, passed through."
+        default_factory=dict,
+        description="Extra librdkafka producer properties, passed through.",
     )
 
     @field_validator("auto_offset_reset")
     @classmethod
     def _check_offset_reset(cls, value: str) -> str:
         if value not in {"earliest", "latest", "error"}:
-            raise ValueError(f"auto_offset_reset must be earliest, latest or error, got {value!r}")
+            raise ValueError(
+                f"auto_offset_reset must be earliest, latest or error, got {value!r}"
+            )
         return value
 
     def consumer_config(self) -> dict[str, Any]:
@@ -101,7 +109,9 @@ class PipelineSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input_topics: list[str] = Field(min_length=1, description="Topics the pipeline consumes.")
+    input_topics: list[str] = Field(
+        min_length=1, description="Topics the pipeline consumes."
+    )
     output_topic: str = Field(description="Topic results are produced to.")
     dead_letter_topic: str = Field(description="Topic failed messages are produced to.")
     commit_interval_s: float = Field(
@@ -126,5 +136,7 @@ class PipelineSettings(BaseModel):
         description="Seconds stop() waits for the current message and pending deliveries.",
     )
     worker_threads: int = Field(
-        default=8, ge=1, description="Threads that run plain (non-async) processor hooks."
+        default=8,
+        ge=1,
+        description="Threads that run plain (non-async) processor hooks.",
     )

@@ -26,10 +26,16 @@ class InputMessage(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    id: str = Field(min_length=1, description="Caller's message id, copied to the output.")
-    type: str = Field(default=DEFAULT_MESSAGE_TYPE, description="Routes the message to a processor.")
+    id: str = Field(
+        min_length=1, description="Caller's message id, copied to the output."
+    )
+    type: str = Field(
+        default=DEFAULT_MESSAGE_TYPE, description="Routes the message to a processor."
+    )
     content: Any = Field(description="The payload the processor works on.")
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Caller's metadata.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Caller's metadata."
+    )
 
 
 class OutputMessage(BaseModel):
@@ -49,12 +55,16 @@ def decode_json_object(value: bytes | None) -> dict[str, Any]:
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise DeserializationError(f"record value is not valid UTF-8: {error}") from error
+        raise DeserializationError(
+            f"record value is not valid UTF-8: {error}"
+        ) from error
 
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:
-        raise DeserializationError(f"record value is not valid JSON: {error}") from error
+        raise DeserializationError(
+            f"record value is not valid JSON: {error}"
+        ) from error
 
     if not isinstance(payload, dict):
         raise DeserializationError(
@@ -68,20 +78,26 @@ def validate_model(model: type[ModelT], data: Any, subject: str) -> ModelT:
     try:
         return model.model_validate(data)
     except PydanticValidationError as error:
-        fields = [".".join(str(part) for part in item["loc"]) or "<root>" for item in error.errors()]
+        fields = [
+            ".".join(str(part) for part in item["loc"]) or "<root>"
+            for item in error.errors()
+        ]
         details = "; ".join(
-            f"{field}: {item['msg']}" for field, item in zip(fields, error.errors(), strict=True)
+            f"{field}: {item['msg']}"
+            for field, item in zip(fields, error.errors(), strict=True)
         )
-        raise MessageValidationError(f"invalid {subject}: {details}", fields=fields) from error
+        raise MessageValidationError(
+            f"invalid {subject}: {details}", fields=fields
+        ) from error
 
 
 def encode_json(payload: Any) -> bytes:
     """Serialize ``payload`` as compact UTF-8 JSON, turning pydantic models into plain data."""
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json")
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_json_default).encode(
-        "utf-8"
-    )
+    return json.dumps(
+        payload, ensure_ascii=False, separators=(",", ":"), default=_json_default
+    ).encode("utf-8")
 
 
 def _json_default(value: Any) -> Any:
@@ -119,7 +135,9 @@ class MessageFormat(Generic[ModelT]):
         original = message.content if isinstance(message, InputMessage) else message
         return OutputMessage(
             id=self.message_id(message) or "",
-            original=original.model_dump(mode="json") if isinstance(original, BaseModel) else original,
+            original=original.model_dump(mode="json")
+            if isinstance(original, BaseModel)
+            else original,
             result=result,
             metadata={**getattr(message, "metadata", {}), **metadata},
         )

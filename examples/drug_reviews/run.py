@@ -30,7 +30,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from examples.drug_reviews.dataset import load_reviews, read_jsonl_records, review_to_message
+from examples.drug_reviews.dataset import (
+    load_reviews,
+    read_jsonl_records,
+    review_to_message,
+)
 from examples.drug_reviews.processor import DrugReviewProcessor
 from llm_kafka import KafkaSettings, LLMClient, Pipeline, PipelineSettings
 from llm_kafka.testing.kafka_broker import broker_from_environment, create_topic
@@ -41,20 +45,51 @@ KAFKA_LOGGER = logging.getLogger("llm_kafka.librdkafka")
 # Records the demo adds to show the dead-letter path: one is not JSON, one lacks the review text.
 BAD_RECORDS = [
     (b"bad-1", b"this line is not JSON"),
-    (b"bad-2", json.dumps({"id": "bad-2", "type": "drug_review", "content": {"drug": "Aspirin"}}).encode()),
+    (
+        b"bad-2",
+        json.dumps(
+            {"id": "bad-2", "type": "drug_review", "content": {"drug": "Aspirin"}}
+        ).encode(),
+    ),
 ]
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=None, help="process at most this many reviews (default: all 979)")
-    parser.add_argument(
-        "--input-file", type=Path, help="JSON-lines file of input messages to use instead of the reviews (format below)"
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--partitions", type=int, default=4, help="partitions of the input topic (default: 4)")
-    parser.add_argument("--latency", type=float, default=0.01, help="local LLM server latency in seconds (default: 0.01)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run to finish (default: 1800)")
-    parser.add_argument("--samples", type=int, default=3, help="sample results to print (default: 3)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="process at most this many reviews (default: all 979)",
+    )
+    parser.add_argument(
+        "--input-file",
+        type=Path,
+        help="JSON-lines file of input messages to use instead of the reviews (format below)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=4,
+        help="partitions of the input topic (default: 4)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.01,
+        help="local LLM server latency in seconds (default: 0.01)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds to wait for the run to finish (default: 1800)",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=3, help="sample results to print (default: 3)"
+    )
     return parser.parse_args(argv)
 
 
@@ -63,7 +98,9 @@ def load_records(arguments: argparse.Namespace) -> list[tuple[bytes, bytes]]:
     if arguments.input_file is None:
         reviews = load_reviews(limit=arguments.limit)
         messages = [review_to_message(review) for review in reviews]
-        return [(str(m["id"]).encode(), json.dumps(m).encode()) for m in messages] + BAD_RECORDS
+        return [
+            (str(m["id"]).encode(), json.dumps(m).encode()) for m in messages
+        ] + BAD_RECORDS
 
     return read_jsonl_records(arguments.input_file, limit=arguments.limit)
 
@@ -84,11 +121,22 @@ def llm_client(latency: float) -> Iterator[LLMClient]:
             f"LLM: the project's local LLM server at {server.url} (no OPENAI_API_KEY or ANTHROPIC_API_KEY set).\n"
             "     Its answers are derived from a hash of each prompt, not from reading it."
         )
-        yield LLMClient("openai", "local-model", api_key="local", base_url=server.openai_base_url)
+        yield LLMClient(
+            "openai", "local-model", api_key="local", base_url=server.openai_base_url
+        )
 
 
-def produce_inputs(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER})
+def produce_inputs(
+    bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
+) -> int:
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "logger": KAFKA_LOGGER,
+        }
+    )
     for key, value in records:
         producer.produce(topic, key=key, value=value)
         producer.poll(0)
@@ -115,7 +163,9 @@ def read_samples(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]
     try:
         while len(samples) < count and time.monotonic() < deadline:
             record = consumer.poll(0.5)
-            value = None if record is None or record.error() is not None else record.value()
+            value = (
+                None if record is None or record.error() is not None else record.value()
+            )
             if value is not None:
                 samples.append(json.loads(value))
     finally:
@@ -123,7 +173,9 @@ def read_samples(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]
     return samples
 
 
-def wait_for_completion(pipeline: Pipeline, total: int, timeout: float) -> tuple[float, float]:
+def wait_for_completion(
+    pipeline: Pipeline, total: int, timeout: float
+) -> tuple[float, float]:
     started = time.monotonic()
     last_line = 0.0
     processed = dead = 0.0
@@ -134,7 +186,10 @@ def wait_for_completion(pipeline: Pipeline, total: int, timeout: float) -> tuple
         if time.monotonic() - last_line >= 1 or processed + dead >= total:
             elapsed = time.monotonic() - started
             rate = (processed + dead) / elapsed if elapsed > 0 else 0.0
-            print(f"  {int(processed + dead):5d}/{total} done  ({int(processed)} processed, {int(dead)} dead-lettered, {rate:6.1f} msg/s)", flush=True)
+            print(
+                f"  {int(processed + dead):5d}/{total} done  ({int(processed)} processed, {int(dead)} dead-lettered, {rate:6.1f} msg/s)",
+                flush=True,
+            )
             last_line = time.monotonic()
         if processed + dead >= total:
             break
@@ -144,7 +199,9 @@ def wait_for_completion(pipeline: Pipeline, total: int, timeout: float) -> tuple
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     # librdkafka reports transient start-up states (coordinator loading) as warnings.
     KAFKA_LOGGER.setLevel(logging.ERROR)
 
@@ -154,31 +211,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot read the input file: {error}", file=sys.stderr)
         return 2
     if arguments.input_file is None:
-        print(f"Input: {len(records) - len(BAD_RECORDS)} reviews from the UCI drug review sample")
+        print(
+            f"Input: {len(records) - len(BAD_RECORDS)} reviews from the UCI drug review sample"
+        )
     else:
         print(f"Input: {len(records)} lines from {arguments.input_file}")
 
     with ExitStack() as stack:
-        print("Kafka: starting..." if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") else "Kafka: using KAFKA_BOOTSTRAP_SERVERS")
+        print(
+            "Kafka: starting..."
+            if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+            else "Kafka: using KAFKA_BOOTSTRAP_SERVERS"
+        )
         broker = broker_from_environment()
         stack.callback(broker.stop)
         bootstrap = broker.bootstrap_servers
         print(f"Kafka: broker at {bootstrap}")
 
         run_id = uuid.uuid4().hex[:8]
-        topics = {name: f"drug-reviews-{run_id}-{name}" for name in ("input", "output", "dlq")}
+        topics = {
+            name: f"drug-reviews-{run_id}-{name}" for name in ("input", "output", "dlq")
+        }
         create_topic(bootstrap, topics["input"], partitions=arguments.partitions)
         create_topic(bootstrap, topics["output"])
         create_topic(bootstrap, topics["dlq"])
         total = produce_inputs(bootstrap, topics["input"], records)
-        note = "" if arguments.input_file else f" ({len(BAD_RECORDS)} of them malformed on purpose, to show the dead-letter topic)"
+        note = (
+            ""
+            if arguments.input_file
+            else f" ({len(BAD_RECORDS)} of them malformed on purpose, to show the dead-letter topic)"
+        )
         print(f"Kafka: produced {total} records to {topics['input']}{note}")
 
         llm = stack.enter_context(llm_client(arguments.latency))
         pipeline = Pipeline(
             DrugReviewProcessor(),
-            kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"drug-reviews-{run_id}"),
-            settings=PipelineSettings(input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]),
+            kafka=KafkaSettings(
+                bootstrap_servers=bootstrap, group_id=f"drug-reviews-{run_id}"
+            ),
+            settings=PipelineSettings(
+                input_topics=[topics["input"]],
+                output_topic=topics["output"],
+                dead_letter_topic=topics["dlq"],
+            ),
             llm=llm,
         )
         started = time.monotonic()
@@ -189,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.stop(timeout=60)
         elapsed = time.monotonic() - started
         if pipeline.error is not None:
-            print(f"The pipeline stopped with an error: {pipeline.error}", file=sys.stderr)
+            print(
+                f"The pipeline stopped with an error: {pipeline.error}", file=sys.stderr
+            )
             return 1
 
         snapshot = pipeline.metrics.snapshot()
@@ -197,11 +274,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  records consumed:       {int(snapshot.counter('messages.consumed'))}")
         print(f"  processed to output:    {int(processed)}  ({topics['output']})")
         print(f"  sent to dead letters:   {int(dead)}  ({topics['dlq']})")
-        print(f"  elapsed:                {elapsed:.1f} s, {(processed + dead) / elapsed:.1f} messages/s")
-        print(f"  LLM tokens in/out:      {int(snapshot.counter('llm.input_tokens'))} / {int(snapshot.counter('llm.output_tokens'))}")
+        print(
+            f"  elapsed:                {elapsed:.1f} s, {(processed + dead) / elapsed:.1f} messages/s"
+        )
+        print(
+            f"  LLM tokens in/out:      {int(snapshot.counter('llm.input_tokens'))} / {int(snapshot.counter('llm.output_tokens'))}"
+        )
         print("\nSample results")
-        for sample in read_samples(bootstrap, topics["output"], min(arguments.samples, int(processed))):
-            print("  " + json.dumps({"id": sample["id"], "result": sample["result"]}, ensure_ascii=False))
+        for sample in read_samples(
+            bootstrap, topics["output"], min(arguments.samples, int(processed))
+        ):
+            print(
+                "  "
+                + json.dumps(
+                    {"id": sample["id"], "result": sample["result"]}, ensure_ascii=False
+                )
+            )
         return 0 if processed + dead >= total else 1
 
 

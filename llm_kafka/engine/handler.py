@@ -53,7 +53,11 @@ class Failure:
     @property
     def raw_output(self) -> str | None:
         """The model output that failed validation, when there is one."""
-        return self.error.raw_output if isinstance(self.error, StructuredOutputError) else None
+        return (
+            self.error.raw_output
+            if isinstance(self.error, StructuredOutputError)
+            else None
+        )
 
 
 Outcome = Success | Failure
@@ -62,7 +66,9 @@ Outcome = Success | Failure
 class ProcessorRouter:
     """Selects the processor for a message's route, falling back to a default."""
 
-    def __init__(self, routes: Mapping[str, BaseProcessor], default: BaseProcessor | None) -> None:
+    def __init__(
+        self, routes: Mapping[str, BaseProcessor], default: BaseProcessor | None
+    ) -> None:
         if not routes and default is None:
             raise ValueError("a pipeline needs at least one processor")
         self.routes = dict(routes)
@@ -143,7 +149,12 @@ class MessageHandler:
             return Failure(error, context.processor, context.message_id, hook, attempts)
         return Success(output, context.processor, context.message_id)
 
-    async def _call(self, hook: Callable[[Any, ProcessingContext], Any], value: Any, context: ProcessingContext) -> Any:
+    async def _call(
+        self,
+        hook: Callable[[Any, ProcessingContext], Any],
+        value: Any,
+        context: ProcessingContext,
+    ) -> Any:
         if inspect.iscoroutinefunction(hook):
             return await hook(value, context)
 

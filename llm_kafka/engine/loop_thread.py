@@ -43,4 +43,6 @@ class LoopThread:
         for task in pending:
             task.cancel()
         if pending:
-            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.run_until_complete(
+                asyncio.gather(*pending, return_exceptions=True)
+            )

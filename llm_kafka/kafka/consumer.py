@@ -55,7 +55,10 @@ class KafkaConsumerWorker:
     def subscribe(self, topics: Iterable[str]) -> None:
         """Join the group for ``topics``; assignment happens during later ``poll`` calls."""
         self._consumer.subscribe(
-            list(topics), on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+            list(topics),
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            on_lost=self._lost,
         )
 
     def poll(self, timeout: float) -> Message | None:
@@ -75,7 +78,10 @@ class KafkaConsumerWorker:
         if error.fatal():
             raise KafkaError(f"fatal consumer error: {error}")
         logger.warning(
-            "consumer error on topic=%s partition=%s: %s", message.topic(), message.partition(), error
+            "consumer error on topic=%s partition=%s: %s",
+            message.topic(),
+            message.partition(),
+            error,
         )
         return None
 
@@ -86,14 +92,19 @@ class KafkaConsumerWorker:
         """
         if not offsets:
             return
-        partitions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
+        partitions = [
+            TopicPartition(topic, partition, offset)
+            for (topic, partition), offset in offsets.items()
+        ]
         try:
             results = self._consumer.commit(offsets=partitions, asynchronous=False)
         except KafkaException as error:
             raise CommitError(f"commit of {dict(offsets)} failed: {error}") from error
         failed = [tp for tp in results or [] if tp.error is not None]
         if failed:
-            details = ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed)
+            details = ", ".join(
+                f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed
+            )
             raise CommitError(f"commit failed for {details}")
 
     def close(self) -> None:

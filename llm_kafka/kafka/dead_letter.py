@@ -45,13 +45,17 @@ def _cut(text: str) -> str:
     return text[: _MAX_HEADER_TEXT - 15] + "...[truncated]"
 
 
-def dead_letter_headers(record: RecordInfo, failure: FailureInfo) -> list[tuple[str, bytes | None]]:
+def dead_letter_headers(
+    record: RecordInfo, failure: FailureInfo
+) -> list[tuple[str, bytes | None]]:
     """Return the input's headers followed by the llm-kafka failure headers."""
     added = {
         HEADER_SOURCE_TOPIC: record.topic,
         HEADER_SOURCE_PARTITION: str(record.partition),
         HEADER_SOURCE_OFFSET: str(record.offset),
-        HEADER_SOURCE_TIMESTAMP: "" if record.timestamp_ms is None else str(record.timestamp_ms),
+        HEADER_SOURCE_TIMESTAMP: ""
+        if record.timestamp_ms is None
+        else str(record.timestamp_ms),
         HEADER_ERROR_TYPE: failure.error_type,
         HEADER_ERROR_MESSAGE: _cut(failure.error_message),
         HEADER_ATTEMPTS: str(failure.attempts),
@@ -61,4 +65,7 @@ def dead_letter_headers(record: RecordInfo, failure: FailureInfo) -> list[tuple[
         added[HEADER_MESSAGE_ID] = failure.message_id
     if failure.raw_output is not None:
         added[HEADER_RAW_OUTPUT] = _cut(failure.raw_output)
-    return [*record.headers, *((name, value.encode("utf-8")) for name, value in added.items())]
+    return [
+        *record.headers,
+        *((name, value.encode("utf-8")) for name, value in added.items()),
+    ]

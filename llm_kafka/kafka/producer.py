@@ -40,14 +40,20 @@ _NON_RETRYABLE_CODES = {
 class KafkaProducerWorker:
     """Produces output and dead-letter records and reports each delivery."""
 
-    def __init__(self, settings: KafkaSettings, *, poll_interval_s: float = 0.05) -> None:
+    def __init__(
+        self, settings: KafkaSettings, *, poll_interval_s: float = 0.05
+    ) -> None:
         config = settings.producer_config()
         config.setdefault("error_cb", self._log_client_error)
         config.setdefault("logger", LIBRDKAFKA_LOGGER)
         self._producer = Producer(config)
         self._poll_interval_s = poll_interval_s
         self._stopping = threading.Event()
-        self._poller = threading.Thread(target=self._serve_delivery_reports, name="llm-kafka-producer-poll", daemon=True)
+        self._poller = threading.Thread(
+            target=self._serve_delivery_reports,
+            name="llm-kafka-producer-poll",
+            daemon=True,
+        )
         self._poller.start()
 
     def produce(
@@ -70,12 +76,23 @@ class KafkaProducerWorker:
                 on_delivery(None, message)
                 return
             retryable = error.retriable() and error.code() not in _NON_RETRYABLE_CODES
-            on_delivery(DeliveryError(f"delivery to {topic} failed: {error}", retryable=retryable), message)
+            on_delivery(
+                DeliveryError(
+                    f"delivery to {topic} failed: {error}", retryable=retryable
+                ),
+                message,
+            )
 
         deadline = time.monotonic() + _QUEUE_FULL_TIMEOUT_S
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, headers=list(headers or []), on_delivery=report)
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=list(headers or []),
+                    on_delivery=report,
+                )
                 return
             except BufferError:
                 if time.monotonic() > deadline:
@@ -86,9 +103,14 @@ class KafkaProducerWorker:
                 self._producer.poll(0.1)
             except KafkaException as error:
                 kafka_error = error.args[0] if error.args else None
-                if isinstance(kafka_error, ConfluentKafkaError) and kafka_error.code() == ConfluentKafkaError.MSG_SIZE_TOO_LARGE:
+                if (
+                    isinstance(kafka_error, ConfluentKafkaError)
+                    and kafka_error.code() == ConfluentKafkaError.MSG_SIZE_TOO_LARGE
+                ):
                     size = len(value or b"")
-                    raise OutputTooLargeError(f"record of {size} bytes for {topic} is larger than the producer accepts") from error
+                    raise OutputTooLargeError(
+                        f"record of {size} bytes for {topic} is larger than the producer accepts"
+                    ) from error
                 raise DeliveryError(f"producing to {topic} failed: {error}") from error
 
     def flush(self, timeout: float) -> int:
@@ -101,7 +123,10 @@ class KafkaProducerWorker:
         if remaining:
             # close() flushes without a time limit, so drop what the broker did not take. The
             # inputs of those records stay uncommitted and are consumed again after a restart.
-            logger.error("closing the producer with %d records not delivered; their inputs stay uncommitted", remaining)
+            logger.error(
+                "closing the producer with %d records not delivered; their inputs stay uncommitted",
+                remaining,
+            )
             self._producer.purge()
             self._producer.flush(1.0)
         self._stopping.set()
@@ -119,7 +144,9 @@ class KafkaProducerWorker:
                 self._producer.poll(self._poll_interval_s)
             except Exception:
                 # A delivery callback raised; the callback logs its own context, so keep serving.
-                logger.exception("delivery callback raised; continuing to serve delivery reports")
+                logger.exception(
+                    "delivery callback raised; continuing to serve delivery reports"
+                )
 
     @staticmethod
     def _log_client_error(error: ConfluentKafkaError) -> None:

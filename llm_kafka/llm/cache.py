@@ -36,7 +36,11 @@ def cache_key(provider: str, request: LLMRequest | EmbeddingRequest) -> str:
     """Return the cache key of ``request`` sent to ``provider``; the timeout is not part of it."""
     fields = asdict(request)
     fields.pop("timeout", None)
-    payload = json.dumps({"provider": provider, "kind": type(request).__name__, **fields}, sort_keys=True, default=str)
+    payload = json.dumps(
+        {"provider": provider, "kind": type(request).__name__, **fields},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -56,7 +60,9 @@ class InMemoryResponseCache:
         if max_entries < 1:
             raise ValueError(f"invalid max_entries {max_entries}: expected at least 1")
         if max_age_s is not None and max_age_s <= 0:
-            raise ValueError(f"invalid max_age_s {max_age_s}: expected seconds > 0 or None")
+            raise ValueError(
+                f"invalid max_age_s {max_age_s}: expected seconds > 0 or None"
+            )
         self.max_entries = max_entries
         self.max_age_s = max_age_s
         self._clock = clock
@@ -73,7 +79,10 @@ class InMemoryResponseCache:
             if entry is None:
                 return None
             stored_at, value = entry
-            if self.max_age_s is not None and self._clock() - stored_at > self.max_age_s:
+            if (
+                self.max_age_s is not None
+                and self._clock() - stored_at > self.max_age_s
+            ):
                 del self._entries[key]
                 return None
             self._entries.move_to_end(key)

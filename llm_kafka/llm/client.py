@@ -106,7 +106,9 @@ class _Totals:
             self.cost = (self.cost or 0.0) + response.cost
 
     def apply(self, response: ResponseT) -> ResponseT:
-        return dataclasses.replace(response, usage=self.usage, cost=self.cost, attempts=self.attempts)
+        return dataclasses.replace(
+            response, usage=self.usage, cost=self.cost, attempts=self.attempts
+        )
 
 
 class LLMClient:
@@ -154,11 +156,17 @@ class LLMClient:
         self.provider_name = provider
         self.model = model or DEFAULT_MODELS.get(provider, "")
         if not self.model:
-            raise ConfigurationError(f"no default model for provider {provider!r}; pass model=...")
+            raise ConfigurationError(
+                f"no default model for provider {provider!r}; pass model=..."
+            )
         if timeout <= 0:
-            raise ConfigurationError(f"invalid timeout {timeout}: expected seconds > 0 for each attempt")
+            raise ConfigurationError(
+                f"invalid timeout {timeout}: expected seconds > 0 for each attempt"
+            )
         if repair_attempts < 0:
-            raise ConfigurationError(f"invalid repair_attempts {repair_attempts}: expected 0 or more")
+            raise ConfigurationError(
+                f"invalid repair_attempts {repair_attempts}: expected 0 or more"
+            )
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.retry_policy = retry_policy or RetryPolicy()
@@ -168,14 +176,27 @@ class LLMClient:
         self.prices = prices or PriceTable()
         self.cache = cache
         self.fallbacks = tuple(fallbacks)
-        self.circuit_breaker = circuit_breaker or CircuitBreaker(f"{provider}:{self.model}")
+        self.circuit_breaker = circuit_breaker or CircuitBreaker(
+            f"{provider}:{self.model}"
+        )
         self.circuit_breaker.add_listener(self._count_transition)
         limiter_key = f"{provider}:{base_url or 'default'}:{self.model}"
-        self.rate_limiter = rate_limiter or default_rate_limiters().get(limiter_key, rate_limits)
+        self.rate_limiter = rate_limiter or default_rate_limiters().get(
+            limiter_key, rate_limits
+        )
         self._last_input_estimate = 0
 
-        key = api_key if api_key is not None else os.environ.get(_API_KEY_ENV.get(provider, ""), None)
-        settings = ProviderSettings(api_key=key, base_url=base_url, timeout=timeout, options=provider_options or {})
+        key = (
+            api_key
+            if api_key is not None
+            else os.environ.get(_API_KEY_ENV.get(provider, ""), None)
+        )
+        settings = ProviderSettings(
+            api_key=key,
+            base_url=base_url,
+            timeout=timeout,
+            options=provider_options or {},
+        )
         factory = (registry or default_registry()).factory(provider)
         self._route = Route(
             provider=factory(settings),
@@ -206,7 +227,9 @@ class LLMClient:
         """
         estimate = (self._last_input_estimate, self.max_tokens)
         waits = [self._route.wait_time(*estimate)]
-        waits.extend(fallback._route.wait_time(*estimate) for fallback in self.fallbacks)
+        waits.extend(
+            fallback._route.wait_time(*estimate) for fallback in self.fallbacks
+        )
         return min(waits)
 
     def add_state_listener(self, listener: StateListener) -> None:
@@ -246,7 +269,12 @@ class LLMClient:
         )
 
     def complete(
-        self, prompt: MessagesArgument, *, deadline: float | None = None, allow_truncated: bool = False, **options: Any
+        self,
+        prompt: MessagesArgument,
+        *,
+        deadline: float | None = None,
+        allow_truncated: bool = False,
+        **options: Any,
     ) -> LLMResponse:
         """Return the model's response to ``prompt`` (a string or a list of messages).
 
@@ -265,18 +293,27 @@ class LLMClient:
         return response
 
     async def acomplete(
-        self, prompt: MessagesArgument, *, deadline: float | None = None, allow_truncated: bool = False, **options: Any
+        self,
+        prompt: MessagesArgument,
+        *,
+        deadline: float | None = None,
+        allow_truncated: bool = False,
+        **options: Any,
     ) -> LLMResponse:
         """Async form of ``complete``; it waits with ``asyncio.sleep`` and the async SDK client."""
         request = self.request(prompt, **options)
         cached = self._cached(request, LLMResponse)
         if cached is not None:
             return cached
-        response = await self._acomplete(request, self._deadline(deadline), allow_truncated)
+        response = await self._acomplete(
+            request, self._deadline(deadline), allow_truncated
+        )
         self._store(request, response)
         return response
 
-    def structured(self, prompt: MessagesArgument, output_model: type[ModelT], **options: Any) -> ModelT:
+    def structured(
+        self, prompt: MessagesArgument, output_model: type[ModelT], **options: Any
+    ) -> ModelT:
         """Return the model's response to ``prompt`` as a validated ``output_model``.
 
         Uses the provider's native JSON-schema output. An output that does not validate is
@@ -285,12 +322,19 @@ class LLMClient:
         """
         return self.structured_response(prompt, output_model, **options).output
 
-    async def astructured(self, prompt: MessagesArgument, output_model: type[ModelT], **options: Any) -> ModelT:
+    async def astructured(
+        self, prompt: MessagesArgument, output_model: type[ModelT], **options: Any
+    ) -> ModelT:
         """Async form of ``structured``."""
         return (await self.astructured_response(prompt, output_model, **options)).output
 
     def structured_response(
-        self, prompt: MessagesArgument, output_model: type[ModelT], *, deadline: float | None = None, **options: Any
+        self,
+        prompt: MessagesArgument,
+        output_model: type[ModelT],
+        *,
+        deadline: float | None = None,
+        **options: Any,
     ) -> StructuredResponse[ModelT]:
         """Like ``structured``, but also return the response with usage and cost over all repairs."""
         request = self.request(prompt, **{**schema_options(output_model), **options})
@@ -303,14 +347,21 @@ class LLMClient:
         current = request
         for repair in range(self.repair_attempts + 1):
             response = self._complete(current, limit, False, totals)
-            outcome = self._check_structured(request, current, response, output_model, repair, totals)
+            outcome = self._check_structured(
+                request, current, response, output_model, repair, totals
+            )
             if isinstance(outcome, StructuredResponse):
                 return outcome
             current = outcome
         raise AssertionError("unreachable: the last repair either returns or raises")
 
     async def astructured_response(
-        self, prompt: MessagesArgument, output_model: type[ModelT], *, deadline: float | None = None, **options: Any
+        self,
+        prompt: MessagesArgument,
+        output_model: type[ModelT],
+        *,
+        deadline: float | None = None,
+        **options: Any,
     ) -> StructuredResponse[ModelT]:
         """Async form of ``structured_response``."""
         request = self.request(prompt, **{**schema_options(output_model), **options})
@@ -323,25 +374,41 @@ class LLMClient:
         current = request
         for repair in range(self.repair_attempts + 1):
             response = await self._acomplete(current, limit, False, totals)
-            outcome = self._check_structured(request, current, response, output_model, repair, totals)
+            outcome = self._check_structured(
+                request, current, response, output_model, repair, totals
+            )
             if isinstance(outcome, StructuredResponse):
                 return outcome
             current = outcome
         raise AssertionError("unreachable: the last repair either returns or raises")
 
-    def embed(self, texts: str | Sequence[str], *, model: str | None = None, dimensions: int | None = None) -> EmbeddingResponse:
+    def embed(
+        self,
+        texts: str | Sequence[str],
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
+    ) -> EmbeddingResponse:
         """Return one embedding vector per text, with the same retries, limits and breaker."""
         request = self._embedding_request(texts, model, dimensions)
         cached = self._cached(request, EmbeddingResponse)
         if cached is not None:
             return cached
         deadline = self._deadline(None)
-        response = self._with_fallbacks(request, _Totals(), lambda route, routed, t: self._embed_on(route, routed, deadline, t))
+        response = self._with_fallbacks(
+            request,
+            _Totals(),
+            lambda route, routed, t: self._embed_on(route, routed, deadline, t),
+        )
         self._store(request, response)
         return response
 
     async def aembed(
-        self, texts: str | Sequence[str], *, model: str | None = None, dimensions: int | None = None
+        self,
+        texts: str | Sequence[str],
+        *,
+        model: str | None = None,
+        dimensions: int | None = None,
     ) -> EmbeddingResponse:
         """Async form of ``embed``."""
         request = self._embedding_request(texts, model, dimensions)
@@ -353,7 +420,12 @@ class LLMClient:
         last_error: LLMProviderError | None = None
         for route, routed in self._routes(request):
             try:
-                response = await self._aretry(route, functools.partial(route.aembed_attempt, routed, deadline), deadline, totals)
+                response = await self._aretry(
+                    route,
+                    functools.partial(route.aembed_attempt, routed, deadline),
+                    deadline,
+                    totals,
+                )
             except LLMProviderError as error:
                 last_error = self._fallback_or_raise(route, error, totals)
                 continue
@@ -367,32 +439,53 @@ class LLMClient:
     # --- the call loops ------------------------------------------------------------------
 
     def _complete(
-        self, request: LLMRequest, deadline: float | None, allow_truncated: bool, totals: _Totals | None = None
+        self,
+        request: LLMRequest,
+        deadline: float | None,
+        allow_truncated: bool,
+        totals: _Totals | None = None,
     ) -> LLMResponse:
         totals = totals or _Totals()
-        self.metrics.increment("llm.requests", attributes=self._attributes(request.model))
+        self.metrics.increment(
+            "llm.requests", attributes=self._attributes(request.model)
+        )
         self._last_input_estimate = estimate_input_tokens(request)
         return self._with_fallbacks(
-            request, totals, lambda route, routed, t: self._complete_on(route, routed, deadline, allow_truncated, t)
+            request,
+            totals,
+            lambda route, routed, t: self._complete_on(
+                route, routed, deadline, allow_truncated, t
+            ),
         )
 
     async def _acomplete(
-        self, request: LLMRequest, deadline: float | None, allow_truncated: bool, totals: _Totals | None = None
+        self,
+        request: LLMRequest,
+        deadline: float | None,
+        allow_truncated: bool,
+        totals: _Totals | None = None,
     ) -> LLMResponse:
         totals = totals or _Totals()
-        self.metrics.increment("llm.requests", attributes=self._attributes(request.model))
+        self.metrics.increment(
+            "llm.requests", attributes=self._attributes(request.model)
+        )
         self._last_input_estimate = estimate_input_tokens(request)
         last_error: LLMProviderError | None = None
         for route, routed in self._routes(request):
             try:
-                return await self._acomplete_on(route, routed, deadline, allow_truncated, totals)
+                return await self._acomplete_on(
+                    route, routed, deadline, allow_truncated, totals
+                )
             except LLMProviderError as error:
                 last_error = self._fallback_or_raise(route, error, totals)
         assert last_error is not None
         raise last_error
 
     def _with_fallbacks(
-        self, request: Any, totals: _Totals, run: Callable[[Route, Any, _Totals], ResponseT]
+        self,
+        request: Any,
+        totals: _Totals,
+        run: Callable[[Route, Any, _Totals], ResponseT],
     ) -> ResponseT:
         last_error: LLMProviderError | None = None
         for route, routed in self._routes(request):
@@ -404,37 +497,76 @@ class LLMClient:
         raise last_error
 
     def _complete_on(
-        self, route: Route, request: LLMRequest, deadline: float | None, allow_truncated: bool, totals: _Totals
+        self,
+        route: Route,
+        request: LLMRequest,
+        deadline: float | None,
+        allow_truncated: bool,
+        totals: _Totals,
     ) -> LLMResponse:
         enlarged = False
         while True:
-            response = self._retry(route, functools.partial(route.attempt, request, deadline), deadline, totals)
+            response = self._retry(
+                route,
+                functools.partial(route.attempt, request, deadline),
+                deadline,
+                totals,
+            )
             totals.add(response)
-            larger = self._check_answer(route, request, response, allow_truncated, totals, enlarged)
+            larger = self._check_answer(
+                route, request, response, allow_truncated, totals, enlarged
+            )
             if larger is None:
                 return totals.apply(response)
             request, enlarged = larger, True
 
     async def _acomplete_on(
-        self, route: Route, request: LLMRequest, deadline: float | None, allow_truncated: bool, totals: _Totals
+        self,
+        route: Route,
+        request: LLMRequest,
+        deadline: float | None,
+        allow_truncated: bool,
+        totals: _Totals,
     ) -> LLMResponse:
         enlarged = False
         while True:
-            response = await self._aretry(route, functools.partial(route.aattempt, request, deadline), deadline, totals)
+            response = await self._aretry(
+                route,
+                functools.partial(route.aattempt, request, deadline),
+                deadline,
+                totals,
+            )
             totals.add(response)
-            larger = self._check_answer(route, request, response, allow_truncated, totals, enlarged)
+            larger = self._check_answer(
+                route, request, response, allow_truncated, totals, enlarged
+            )
             if larger is None:
                 return totals.apply(response)
             request, enlarged = larger, True
 
     def _embed_on(
-        self, route: Route, request: EmbeddingRequest, deadline: float | None, totals: _Totals
+        self,
+        route: Route,
+        request: EmbeddingRequest,
+        deadline: float | None,
+        totals: _Totals,
     ) -> EmbeddingResponse:
-        response = self._retry(route, functools.partial(route.embed_attempt, request, deadline), deadline, totals)
+        response = self._retry(
+            route,
+            functools.partial(route.embed_attempt, request, deadline),
+            deadline,
+            totals,
+        )
         totals.add(response)
         return totals.apply(response)
 
-    def _retry(self, route: Route, attempt: Callable[[], ResponseT], deadline: float | None, totals: _Totals) -> ResponseT:
+    def _retry(
+        self,
+        route: Route,
+        attempt: Callable[[], ResponseT],
+        deadline: float | None,
+        totals: _Totals,
+    ) -> ResponseT:
         number = 1
         while True:
             totals.attempts += 1
@@ -446,7 +578,11 @@ class LLMClient:
             number += 1
 
     async def _aretry(
-        self, route: Route, attempt: Callable[[], Awaitable[ResponseT]], deadline: float | None, totals: _Totals
+        self,
+        route: Route,
+        attempt: Callable[[], Awaitable[ResponseT]],
+        deadline: float | None,
+        totals: _Totals,
     ) -> ResponseT:
         number = 1
         while True:
@@ -461,7 +597,12 @@ class LLMClient:
     # --- decisions shared by the plain and async paths -----------------------------------
 
     def _retry_wait(
-        self, route: Route, attempt: int, error: LLMProviderError, deadline: float | None, totals: _Totals
+        self,
+        route: Route,
+        attempt: int,
+        error: LLMProviderError,
+        deadline: float | None,
+        totals: _Totals,
     ) -> float:
         """Return the wait before the next attempt, or raise ``error`` when there is none.
 
@@ -469,22 +610,40 @@ class LLMClient:
         """
         error.attempts = totals.attempts
         policy = self.retry_policy
-        if isinstance(error, RateLimitError) and error.retry_after is not None and error.retry_after > policy.max_retry_after:
+        if (
+            isinstance(error, RateLimitError)
+            and error.retry_after is not None
+            and error.retry_after > policy.max_retry_after
+        ):
             # The server requests a pause longer than one message should hold a worker, so the
             # gate stays closed that long and wait_time() lets the consumer pause.
             error.provider_wide = True
-            route.limiter.close_gate(error.retry_after, f"retry-after of {error.retry_after:.0f}s")
-            logger.debug("not retrying %s: retry-after %.1fs exceeds max_retry_after", route, error.retry_after)
+            route.limiter.close_gate(
+                error.retry_after, f"retry-after of {error.retry_after:.0f}s"
+            )
+            logger.debug(
+                "not retrying %s: retry-after %.1fs exceeds max_retry_after",
+                route,
+                error.retry_after,
+            )
             raise error
         if isinstance(error, CircuitOpenError):
             raise error
 
         wait = policy.delay(attempt, error)
         if wait is None:
-            logger.debug("not retrying %s after attempt %d: %s: %s", route, attempt, type(error).__name__, error)
+            logger.debug(
+                "not retrying %s after attempt %d: %s: %s",
+                route,
+                attempt,
+                type(error).__name__,
+                error,
+            )
             raise error
         if deadline is not None and time.monotonic() + wait >= deadline:
-            logger.debug("not retrying %s: a %.2fs wait would pass the deadline", route, wait)
+            logger.debug(
+                "not retrying %s: a %.2fs wait would pass the deadline", route, wait
+            )
             raise DeadlineExceededError(
                 f"deadline reached while retrying {route.provider_name} model {route.model!r}; last error: {error}",
                 provider=route.provider_name,
@@ -494,9 +653,20 @@ class LLMClient:
             ) from error
 
         logger.debug(
-            "retrying %s after attempt %d in %.2fs because of %s: %s", route, attempt, wait, type(error).__name__, error
+            "retrying %s after attempt %d in %.2fs because of %s: %s",
+            route,
+            attempt,
+            wait,
+            type(error).__name__,
+            error,
         )
-        self.metrics.increment("llm.retries", attributes={**self._attributes(route.model), "reason": type(error).__name__})
+        self.metrics.increment(
+            "llm.retries",
+            attributes={
+                **self._attributes(route.model),
+                "reason": type(error).__name__,
+            },
+        )
         return wait
 
     def _check_answer(
@@ -530,8 +700,16 @@ class LLMClient:
                 model=request.model,
                 attempts=totals.attempts,
             )
-        logger.debug("retrying %s with max_tokens=%d because the output stopped at %d", route, larger, request.max_tokens)
-        self.metrics.increment("llm.retries", attributes={**self._attributes(route.model), "reason": "truncated"})
+        logger.debug(
+            "retrying %s with max_tokens=%d because the output stopped at %d",
+            route,
+            larger,
+            request.max_tokens,
+        )
+        self.metrics.increment(
+            "llm.retries",
+            attributes={**self._attributes(route.model), "reason": "truncated"},
+        )
         return dataclasses.replace(request, max_tokens=larger)
 
     def _check_structured(
@@ -550,7 +728,11 @@ class LLMClient:
             return StructuredResponse(parsed, response, repair)
         if repair >= self.repair_attempts:
             self.metrics.increment(
-                "llm.errors", attributes={**self._attributes(sent.model), "error.type": StructuredOutputError.__name__}
+                "llm.errors",
+                attributes={
+                    **self._attributes(sent.model),
+                    "error.type": StructuredOutputError.__name__,
+                },
             )
             raise StructuredOutputError(
                 f"{response.provider} model {response.model!r} returned output that is not a valid "
@@ -560,27 +742,60 @@ class LLMClient:
                 model=response.model,
                 attempts=totals.attempts,
             )
-        logger.debug("asking %s again for a valid %s: %s", self._route, output_model.__name__, parsed)
-        self.metrics.increment("llm.retries", attributes={**self._attributes(sent.model), "reason": "structured_repair"})
-        return dataclasses.replace(sent, messages=repair_messages(sent.messages, response.text, parsed, output_model))
+        logger.debug(
+            "asking %s again for a valid %s: %s",
+            self._route,
+            output_model.__name__,
+            parsed,
+        )
+        self.metrics.increment(
+            "llm.retries",
+            attributes={**self._attributes(sent.model), "reason": "structured_repair"},
+        )
+        return dataclasses.replace(
+            sent,
+            messages=repair_messages(
+                sent.messages, response.text, parsed, output_model
+            ),
+        )
 
-    def _fallback_or_raise(self, route: Route, error: LLMProviderError, totals: _Totals) -> LLMProviderError:
+    def _fallback_or_raise(
+        self, route: Route, error: LLMProviderError, totals: _Totals
+    ) -> LLMProviderError:
         """Return ``error`` when the next route should be tried; raise it when none should."""
         error.attempts = totals.attempts
         is_last = route is self._last_route()
-        if is_last or not (error.retryable or error.provider_wide) or isinstance(error, DeadlineExceededError):
+        if (
+            is_last
+            or not (error.retryable or error.provider_wide)
+            or isinstance(error, DeadlineExceededError)
+        ):
             self.metrics.increment(
-                "llm.errors", attributes={**self._attributes(route.model), "error.type": type(error).__name__}
+                "llm.errors",
+                attributes={
+                    **self._attributes(route.model),
+                    "error.type": type(error).__name__,
+                },
             )
             raise error
-        logger.info("falling back from %s after %s: %s", route, type(error).__name__, error)
-        self.metrics.increment("llm.fallbacks", attributes={**self._attributes(route.model), "reason": type(error).__name__})
+        logger.info(
+            "falling back from %s after %s: %s", route, type(error).__name__, error
+        )
+        self.metrics.increment(
+            "llm.fallbacks",
+            attributes={
+                **self._attributes(route.model),
+                "reason": type(error).__name__,
+            },
+        )
         return error
 
     def _routes(self, request: Any) -> list[tuple[Route, Any]]:
         routes: list[tuple[Route, Any]] = [(self._route, request)]
         for fallback in self.fallbacks:
-            routes.append((fallback._route, dataclasses.replace(request, model=fallback.model)))
+            routes.append(
+                (fallback._route, dataclasses.replace(request, model=fallback.model))
+            )
         return routes
 
     def _last_route(self) -> Route:
@@ -595,30 +810,44 @@ class LLMClient:
             return shared
         return deadline if shared is None else min(deadline, shared)
 
-    def _embedding_request(self, texts: str | Sequence[str], model: str | None, dimensions: int | None) -> EmbeddingRequest:
+    def _embedding_request(
+        self, texts: str | Sequence[str], model: str | None, dimensions: int | None
+    ) -> EmbeddingRequest:
         inputs = (texts,) if isinstance(texts, str) else tuple(texts)
         if not inputs:
             raise ValueError("embed needs at least one text")
-        return EmbeddingRequest(model=model or self.model, inputs=inputs, dimensions=dimensions)
+        return EmbeddingRequest(
+            model=model or self.model, inputs=inputs, dimensions=dimensions
+        )
 
-    def _cached(self, request: LLMRequest | EmbeddingRequest, kind: type[ResponseT]) -> ResponseT | None:
+    def _cached(
+        self, request: LLMRequest | EmbeddingRequest, kind: type[ResponseT]
+    ) -> ResponseT | None:
         if self.cache is None:
             return None
         stored = self.cache.get(cache_key(self.provider_name, request))
         if not isinstance(stored, kind):
             return None
-        self.metrics.increment("llm.cache_hits", attributes=self._attributes(request.model))
+        self.metrics.increment(
+            "llm.cache_hits", attributes=self._attributes(request.model)
+        )
         tracker = current_tracker()
         if tracker is not None:
             tracker.add(Usage(), 0.0, calls=0, cached=True)
-        return dataclasses.replace(stored, usage=Usage(), cost=0.0, attempts=0, cached=True)
+        return dataclasses.replace(
+            stored, usage=Usage(), cost=0.0, attempts=0, cached=True
+        )
 
-    def _cached_structured(self, request: LLMRequest, output_model: type[ModelT]) -> StructuredResponse[ModelT] | None:
+    def _cached_structured(
+        self, request: LLMRequest, output_model: type[ModelT]
+    ) -> StructuredResponse[ModelT] | None:
         cached = self._cached(request, LLMResponse)
         if cached is None:
             return None
         parsed = parse_output(cached.text, output_model)
-        return None if isinstance(parsed, str) else StructuredResponse(parsed, cached, 0)
+        return (
+            None if isinstance(parsed, str) else StructuredResponse(parsed, cached, 0)
+        )
 
     def _store(self, request: Any, response: LLMResponse | EmbeddingResponse) -> None:
         if self.cache is not None:
@@ -626,7 +855,8 @@ class LLMClient:
 
     def _count_transition(self, breaker: CircuitBreaker, old: Any, new: Any) -> None:
         self.metrics.increment(
-            "llm.circuit_breaker.transitions", attributes={"breaker": breaker.name, "from": old.value, "to": new.value}
+            "llm.circuit_breaker.transitions",
+            attributes={"breaker": breaker.name, "from": old.value, "to": new.value},
         )
 
     def _attributes(self, model: str) -> dict[str, str]:

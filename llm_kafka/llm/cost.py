@@ -30,15 +30,25 @@ class ModelPrice:
     cached_input_per_million: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("input_per_million", "output_per_million", "cached_input_per_million"):
+        for name in (
+            "input_per_million",
+            "output_per_million",
+            "cached_input_per_million",
+        ):
             value = getattr(self, name)
             if value is not None and value < 0:
-                raise ValueError(f"invalid {name} {value}: a price must not be negative")
+                raise ValueError(
+                    f"invalid {name} {value}: a price must not be negative"
+                )
 
     def cost(self, usage: Usage) -> float:
         """Return the cost of ``usage`` at these prices."""
         cached = min(usage.cached_input_tokens, usage.input_tokens)
-        cached_price = self.input_per_million if self.cached_input_per_million is None else self.cached_input_per_million
+        cached_price = (
+            self.input_per_million
+            if self.cached_input_per_million is None
+            else self.cached_input_per_million
+        )
         total = (
             (usage.input_tokens - cached) * self.input_per_million
             + cached * cached_price
@@ -60,7 +70,9 @@ class PriceTable:
         self._lock = threading.Lock()
         self._prices: dict[str, ModelPrice] = dict(prices or {})
 
-    def set_price(self, model: str, price: ModelPrice, *, provider: str | None = None) -> None:
+    def set_price(
+        self, model: str, price: ModelPrice, *, provider: str | None = None
+    ) -> None:
         """Set the price of ``model``, for one ``provider`` only when it is given."""
         key = f"{provider}:{model}" if provider else model
         with self._lock:

@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("llm_kafka_deadline", default=None)
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "llm_kafka_deadline", default=None
+)
 
 
 @contextmanager

@@ -51,10 +51,17 @@ class RateLimits:
     window_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("requests_per_minute", "tokens_per_minute", "input_tokens_per_minute", "output_tokens_per_minute"):
+        for name in (
+            "requests_per_minute",
+            "tokens_per_minute",
+            "input_tokens_per_minute",
+            "output_tokens_per_minute",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"invalid {name} {value}: expected an integer >= 1, or None for no limit")
+                raise ValueError(
+                    f"invalid {name} {value}: expected an integer >= 1, or None for no limit"
+                )
         if self.window_s <= 0:
             raise ValueError(f"invalid window_s {self.window_s}: expected seconds > 0")
 
@@ -182,7 +189,12 @@ class RateLimiter:
             sleep(self._bounded_wait(result, deadline, max_wait))
 
     async def aacquire(
-        self, input_tokens: int, output_tokens: int, *, deadline: float | None = None, max_wait: float | None = None
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        deadline: float | None = None,
+        max_wait: float | None = None,
     ) -> Reservation:
         """Reserve a place, waiting with ``asyncio.sleep`` so the event loop keeps running."""
         while True:
@@ -224,20 +236,31 @@ class RateLimiter:
         The clock margin is added, because servers round ``retry-after`` and stamp requests
         on arrival; a retry sent exactly on time could still meet the 429.
         """
-        wait = DEFAULT_GATE_SECONDS if seconds is None else max(0.0, seconds) + CLOCK_MARGIN_SECONDS
+        wait = (
+            DEFAULT_GATE_SECONDS
+            if seconds is None
+            else max(0.0, seconds) + CLOCK_MARGIN_SECONDS
+        )
         with self._lock:
             until = self._clock() + wait
             if until <= self._gate_until:
                 return
             self._gate_until = until
-        logger.info("rate-limit gate of %s closed for %.2fs because of %s", self.name, wait, reason)
+        logger.info(
+            "rate-limit gate of %s closed for %.2fs because of %s",
+            self.name,
+            wait,
+            reason,
+        )
 
     def observe_headers(self, headers: Mapping[str, str]) -> None:
         """Learn the remaining budgets and their reset times from rate-limit response headers."""
         with self._lock:
             self._observe_headers_locked(headers)
 
-    def _bounded_wait(self, wait: float, deadline: float | None, max_wait: float | None) -> float:
+    def _bounded_wait(
+        self, wait: float, deadline: float | None, max_wait: float | None
+    ) -> float:
         if max_wait is not None and wait > max_wait:
             error = RateLimitError(
                 f"rate limit of {self.name} needs a wait of {wait:.1f}s, longer than the "
@@ -271,14 +294,32 @@ class RateLimiter:
         waits = [self._gate_until - now]
 
         entries = self._window.entries
-        if limits.requests_per_minute is not None and len(entries) >= limits.requests_per_minute:
+        if (
+            limits.requests_per_minute is not None
+            and len(entries) >= limits.requests_per_minute
+        ):
             # The request fits once all but requests_per_minute - 1 entries have expired.
             index = len(entries) - limits.requests_per_minute
             waits.append(self._expiry(entries[index]) - now)
         for limit, need, used, tokens_of in (
-            (limits.tokens_per_minute, input_tokens + output_tokens, self._window.input_tokens + self._window.output_tokens, _total),
-            (limits.input_tokens_per_minute, input_tokens, self._window.input_tokens, _input),
-            (limits.output_tokens_per_minute, output_tokens, self._window.output_tokens, _output),
+            (
+                limits.tokens_per_minute,
+                input_tokens + output_tokens,
+                self._window.input_tokens + self._window.output_tokens,
+                _total,
+            ),
+            (
+                limits.input_tokens_per_minute,
+                input_tokens,
+                self._window.input_tokens,
+                _input,
+            ),
+            (
+                limits.output_tokens_per_minute,
+                output_tokens,
+                self._window.output_tokens,
+                _output,
+            ),
         ):
             if limit is not None:
                 waits.append(self._token_wait(now, limit, need, used, tokens_of))
@@ -297,7 +338,14 @@ class RateLimiter:
                 waits.append(budget.reset_at - now)
         return max(0.0, *waits)
 
-    def _token_wait(self, now: float, limit: int, need: int, used: int, tokens_of: Callable[[_Entry], int]) -> float:
+    def _token_wait(
+        self,
+        now: float,
+        limit: int,
+        need: int,
+        used: int,
+        tokens_of: Callable[[_Entry], int],
+    ) -> float:
         if used == 0 or used + need <= limit:
             return 0.0
         for entry in self._window.entries:
@@ -361,7 +409,9 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def _read_budget(headers: Mapping[str, str], dimension: str, wall_now: float) -> tuple[int, float] | None:
+def _read_budget(
+    headers: Mapping[str, str], dimension: str, wall_now: float
+) -> tuple[int, float] | None:
     """Return (remaining, seconds until reset) for ``dimension`` from OpenAI or Anthropic headers."""
     openai_name = _OPENAI_NAMES.get(dimension)
     if openai_name is not None:
@@ -433,7 +483,12 @@ class RateLimiterRegistry:
                 limiter = RateLimiter(key, limits)
                 self._limiters[key] = limiter
             elif limits is not None and limits != limiter.limits:
-                logger.info("rate limits of %s changed from %s to %s", key, limiter.limits, limits)
+                logger.info(
+                    "rate limits of %s changed from %s to %s",
+                    key,
+                    limiter.limits,
+                    limits,
+                )
                 limiter.set_limits(limits)
             return limiter
 

@@ -62,7 +62,9 @@ def estimate_input_tokens(request: LLMRequest | EmbeddingRequest) -> int:
     if request.json_schema is not None:
         # Providers count the schema (or the forced tool's definition) as input too.
         texts.append(json.dumps(request.json_schema))
-    return sum(math.ceil(len(text) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for text in texts)
+    return sum(
+        math.ceil(len(text) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE for text in texts
+    )
 
 
 class Route:
@@ -102,25 +104,51 @@ class Route:
 
     def wait_time(self, input_tokens: int, output_tokens: int) -> float:
         """Return seconds until this route could start a call of that size, 0.0 if now."""
-        return max(self.breaker.time_until_call(), self.limiter.wait_time(input_tokens, output_tokens))
+        return max(
+            self.breaker.time_until_call(),
+            self.limiter.wait_time(input_tokens, output_tokens),
+        )
 
     def attempt(self, request: LLMRequest, deadline: float | None) -> LLMResponse:
         """Make one chat call; raise ``LLMProviderError`` subclasses on failure."""
-        return self._run(request, deadline, self.provider.complete, self._chat_attempt_options(request))
+        return self._run(
+            request,
+            deadline,
+            self.provider.complete,
+            self._chat_attempt_options(request),
+        )
 
-    async def aattempt(self, request: LLMRequest, deadline: float | None) -> LLMResponse:
+    async def aattempt(
+        self, request: LLMRequest, deadline: float | None
+    ) -> LLMResponse:
         """Async form of ``attempt``; waits with ``asyncio.sleep``."""
-        return await self._arun(request, deadline, self.provider.acomplete, self._chat_attempt_options(request))
+        return await self._arun(
+            request,
+            deadline,
+            self.provider.acomplete,
+            self._chat_attempt_options(request),
+        )
 
-    def embed_attempt(self, request: EmbeddingRequest, deadline: float | None) -> EmbeddingResponse:
+    def embed_attempt(
+        self, request: EmbeddingRequest, deadline: float | None
+    ) -> EmbeddingResponse:
         """Make one embeddings call; raise ``ConfigurationError`` if the provider has no embeddings."""
         provider = self._embedding_provider()
-        return self._run(request, deadline, provider.embed, {"operation": genai.OPERATION_EMBEDDINGS})
+        return self._run(
+            request, deadline, provider.embed, {"operation": genai.OPERATION_EMBEDDINGS}
+        )
 
-    async def aembed_attempt(self, request: EmbeddingRequest, deadline: float | None) -> EmbeddingResponse:
+    async def aembed_attempt(
+        self, request: EmbeddingRequest, deadline: float | None
+    ) -> EmbeddingResponse:
         """Async form of ``embed_attempt``."""
         provider = self._embedding_provider()
-        return await self._arun(request, deadline, provider.aembed, {"operation": genai.OPERATION_EMBEDDINGS})
+        return await self._arun(
+            request,
+            deadline,
+            provider.aembed,
+            {"operation": genai.OPERATION_EMBEDDINGS},
+        )
 
     def _embedding_provider(self) -> EmbeddingProvider:
         if not isinstance(self.provider, EmbeddingProvider):
@@ -135,7 +163,9 @@ class Route:
             "operation": genai.OPERATION_CHAT,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
-            "output_type": genai.OUTPUT_TYPE_JSON if request.json_schema is not None else genai.OUTPUT_TYPE_TEXT,
+            "output_type": genai.OUTPUT_TYPE_JSON
+            if request.json_schema is not None
+            else genai.OUTPUT_TYPE_TEXT,
         }
 
     def _run(
@@ -146,7 +176,9 @@ class Route:
         span_options: dict[str, Any],
     ) -> ResponseT:
         self._check_breaker()
-        reservation = self.limiter.acquire(*self._estimate(request), deadline=deadline, max_wait=self.max_wait)
+        reservation = self.limiter.acquire(
+            *self._estimate(request), deadline=deadline, max_wait=self.max_wait
+        )
         permit = self._permit(reservation)
         bounded = self._bounded(request, deadline)
         with self._span(request.model, span_options) as record:
@@ -184,7 +216,9 @@ class Route:
                 raise
             return self._succeed(reservation, permit, response, record)
 
-    def _span(self, model: str, span_options: dict[str, Any]) -> AbstractContextManager[AttemptRecord]:
+    def _span(
+        self, model: str, span_options: dict[str, Any]
+    ) -> AbstractContextManager[AttemptRecord]:
         return self.telemetry.attempt(
             provider=self.provider_name,
             model=model,
@@ -219,7 +253,11 @@ class Route:
             raise
 
     def _bounded(self, request: RequestT, deadline: float | None) -> RequestT:
-        timeout = self.timeout if request.timeout is None else min(request.timeout, self.timeout)
+        timeout = (
+            self.timeout
+            if request.timeout is None
+            else min(request.timeout, self.timeout)
+        )
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -231,18 +269,31 @@ class Route:
             timeout = min(timeout, left)
         return dataclasses.replace(request, timeout=timeout)
 
-    def _fail(self, reservation: Reservation, permit: Permit, error: LLMProviderError) -> None:
+    def _fail(
+        self, reservation: Reservation, permit: Permit, error: LLMProviderError
+    ) -> None:
         self.limiter.settle(reservation, None, error.headers)
         if isinstance(error, RateLimitError):
-            self.limiter.close_gate(error.retry_after, f"HTTP 429 from {self.provider_name} model {self.model!r}")
-            self.metrics.increment("llm.rate_limit.gate_closed", attributes=self._attributes())
+            self.limiter.close_gate(
+                error.retry_after,
+                f"HTTP 429 from {self.provider_name} model {self.model!r}",
+            )
+            self.metrics.increment(
+                "llm.rate_limit.gate_closed", attributes=self._attributes()
+            )
         self.breaker.record_failure(permit, error)
 
     def _abandon(self, reservation: Reservation, permit: Permit) -> None:
         self.limiter.settle(reservation, None)
         self.breaker.release(permit)
 
-    def _succeed(self, reservation: Reservation, permit: Permit, response: ResponseT, record: AttemptRecord) -> ResponseT:
+    def _succeed(
+        self,
+        reservation: Reservation,
+        permit: Permit,
+        response: ResponseT,
+        record: AttemptRecord,
+    ) -> ResponseT:
         self.limiter.settle(reservation, response.usage, response.headers)
         self.breaker.record_success(permit)
 
@@ -260,9 +311,13 @@ class Route:
         self.metrics.increment("llm.input_tokens", usage.input_tokens, attributes)
         self.metrics.increment("llm.output_tokens", usage.output_tokens, attributes)
         if usage.cached_input_tokens:
-            self.metrics.increment("llm.cached_input_tokens", usage.cached_input_tokens, attributes)
+            self.metrics.increment(
+                "llm.cached_input_tokens", usage.cached_input_tokens, attributes
+            )
         if usage.reasoning_tokens:
-            self.metrics.increment("llm.reasoning_tokens", usage.reasoning_tokens, attributes)
+            self.metrics.increment(
+                "llm.reasoning_tokens", usage.reasoning_tokens, attributes
+            )
         if cost is not None:
             self.metrics.increment("llm.cost", cost, attributes)
         tracker = current_tracker()

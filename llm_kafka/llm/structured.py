@@ -35,7 +35,10 @@ class StructuredResponse(Generic[ModelT]):
 
 def schema_options(output_model: type[BaseModel]) -> dict[str, Any]:
     """Return the request options that ask for ``output_model``'s JSON schema."""
-    return {"json_schema": output_model.model_json_schema(), "schema_name": output_model.__name__}
+    return {
+        "json_schema": output_model.model_json_schema(),
+        "schema_name": output_model.__name__,
+    }
 
 
 def parse_output(text: str, output_model: type[ModelT]) -> ModelT | str:
@@ -49,7 +52,10 @@ def parse_output(text: str, output_model: type[ModelT]) -> ModelT | str:
 
 
 def repair_messages(
-    messages: tuple[ChatMessage, ...], raw_output: str, problem: str, output_model: type[BaseModel]
+    messages: tuple[ChatMessage, ...],
+    raw_output: str,
+    problem: str,
+    output_model: type[BaseModel],
 ) -> tuple[ChatMessage, ...]:
     """Return the conversation for a repair attempt: the request, the rejected output, the errors."""
     if len(problem) > MAX_ERROR_CHARS:
@@ -58,4 +64,8 @@ def repair_messages(
         f"Your previous answer could not be used because {problem}\n"
         f"Answer again with only a JSON object that matches the {output_model.__name__} schema."
     )
-    return (*messages, ChatMessage("assistant", raw_output or "(empty)"), ChatMessage("user", instruction))
+    return (
+        *messages,
+        ChatMessage("assistant", raw_output or "(empty)"),
+        ChatMessage("user", instruction),
+    )

@@ -69,7 +69,9 @@ class UsageTracker:
         self._calls = 0
         self._cached_calls = 0
 
-    def add(self, usage: Usage, cost: float | None, *, calls: int = 1, cached: bool = False) -> None:
+    def add(
+        self, usage: Usage, cost: float | None, *, calls: int = 1, cached: bool = False
+    ) -> None:
         """Add the usage and cost of ``calls`` provider calls; ``cost`` None means unpriced."""
         with self._lock:
             self._usage = self._usage + usage

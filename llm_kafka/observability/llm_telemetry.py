@@ -42,8 +42,16 @@ class LLMTelemetry:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: otel_metrics.MeterProvider | None = None,
     ) -> None:
-        self._tracer = trace.get_tracer(_INSTRUMENTATION_NAME, schema_url=genai.SCHEMA_URL, tracer_provider=tracer_provider)
-        meter = otel_metrics.get_meter(_INSTRUMENTATION_NAME, schema_url=genai.SCHEMA_URL, meter_provider=meter_provider)
+        self._tracer = trace.get_tracer(
+            _INSTRUMENTATION_NAME,
+            schema_url=genai.SCHEMA_URL,
+            tracer_provider=tracer_provider,
+        )
+        meter = otel_metrics.get_meter(
+            _INSTRUMENTATION_NAME,
+            schema_url=genai.SCHEMA_URL,
+            meter_provider=meter_provider,
+        )
         self._token_usage = meter.create_histogram(
             genai.METRIC_TOKEN_USAGE,
             unit=genai.METRIC_TOKEN_USAGE_UNIT,
@@ -84,7 +92,9 @@ class LLMTelemetry:
         if output_type is not None:
             span_attributes[genai.OUTPUT_TYPE] = output_type
         if server_address is not None:
-            base[genai.SERVER_ADDRESS] = span_attributes[genai.SERVER_ADDRESS] = server_address
+            base[genai.SERVER_ADDRESS] = span_attributes[genai.SERVER_ADDRESS] = (
+                server_address
+            )
         if server_port is not None:
             base[genai.SERVER_PORT] = span_attributes[genai.SERVER_PORT] = server_port
 
@@ -103,11 +113,16 @@ class LLMTelemetry:
                 error_type = type(error).__name__
                 span.set_attribute(genai.ERROR_TYPE, error_type)
                 span.set_status(Status(StatusCode.ERROR, str(error)))
-                self._duration.record(time.perf_counter() - started, {**base, genai.ERROR_TYPE: error_type})
+                self._duration.record(
+                    time.perf_counter() - started,
+                    {**base, genai.ERROR_TYPE: error_type},
+                )
                 raise
             self._finish(span, base, record, time.perf_counter() - started)
 
-    def _finish(self, span: Span, base: dict[str, Any], record: AttemptRecord, seconds: float) -> None:
+    def _finish(
+        self, span: Span, base: dict[str, Any], record: AttemptRecord, seconds: float
+    ) -> None:
         attributes = dict(base)
         if record.response_model:
             attributes[genai.RESPONSE_MODEL] = record.response_model
@@ -126,8 +141,15 @@ class LLMTelemetry:
         span.set_attribute(genai.USAGE_INPUT_TOKENS, usage.input_tokens)
         span.set_attribute(genai.USAGE_OUTPUT_TOKENS, usage.output_tokens)
         if usage.cached_input_tokens:
-            span.set_attribute(genai.USAGE_CACHED_INPUT_TOKENS, usage.cached_input_tokens)
+            span.set_attribute(
+                genai.USAGE_CACHED_INPUT_TOKENS, usage.cached_input_tokens
+            )
         if usage.reasoning_tokens:
             span.set_attribute(genai.USAGE_REASONING_TOKENS, usage.reasoning_tokens)
-        self._token_usage.record(usage.input_tokens, {**attributes, genai.TOKEN_TYPE: genai.TOKEN_TYPE_INPUT})
-        self._token_usage.record(usage.output_tokens, {**attributes, genai.TOKEN_TYPE: genai.TOKEN_TYPE_OUTPUT})
+        self._token_usage.record(
+            usage.input_tokens, {**attributes, genai.TOKEN_TYPE: genai.TOKEN_TYPE_INPUT}
+        )
+        self._token_usage.record(
+            usage.output_tokens,
+            {**attributes, genai.TOKEN_TYPE: genai.TOKEN_TYPE_OUTPUT},
+        )

@@ -63,7 +63,9 @@ class MetricsCollector:
         self._otel_counters: dict[str, Any] = {}
         self._otel_histograms: dict[str, Any] = {}
 
-    def increment(self, name: str, value: float = 1, attributes: Attributes | None = None) -> None:
+    def increment(
+        self, name: str, value: float = 1, attributes: Attributes | None = None
+    ) -> None:
         """Add ``value`` to counter ``name``."""
         with self._lock:
             self._counters[name] += value
@@ -92,7 +94,9 @@ class MetricsCollector:
         self.record_duration(name, elapsed, attributes)
         return elapsed
 
-    def record_duration(self, name: str, seconds: float, attributes: Attributes | None = None) -> None:
+    def record_duration(
+        self, name: str, seconds: float, attributes: Attributes | None = None
+    ) -> None:
         """Record one duration of ``seconds`` under timer ``name``."""
         with self._lock:
             stats = self._timers[name]
@@ -110,5 +114,8 @@ class MetricsCollector:
         with self._lock:
             return MetricsSnapshot(
                 counters=dict(self._counters),
-                timers={name: TimerStats(s.count, s.total, s.max) for name, s in self._timers.items()},
+                timers={
+                    name: TimerStats(s.count, s.total, s.max)
+                    for name, s in self._timers.items()
+                },
             )

@@ -77,7 +77,11 @@ def counts_as_failure(error: BaseException) -> bool:
     Provider-wide errors always count; errors that are the caller's fault (invalid request,
     context length), content filters, rejected output and rate limits do not.
     """
-    if isinstance(error, LLMProviderError) and error.provider_wide and not isinstance(error, (RateLimitError, CircuitOpenError)):
+    if (
+        isinstance(error, LLMProviderError)
+        and error.provider_wide
+        and not isinstance(error, (RateLimitError, CircuitOpenError))
+    ):
         return True
     return not isinstance(error, _NEUTRAL_ERRORS)
 
@@ -113,15 +117,23 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if failure_threshold < 1:
-            raise ValueError(f"invalid failure_threshold {failure_threshold}: expected at least 1")
+            raise ValueError(
+                f"invalid failure_threshold {failure_threshold}: expected at least 1"
+            )
         if not 0.0 < failure_rate_threshold <= 1.0:
-            raise ValueError(f"invalid failure_rate_threshold {failure_rate_threshold}: expected a share in (0, 1]")
+            raise ValueError(
+                f"invalid failure_rate_threshold {failure_rate_threshold}: expected a share in (0, 1]"
+            )
         if minimum_calls < 1:
-            raise ValueError(f"invalid minimum_calls {minimum_calls}: expected at least 1")
+            raise ValueError(
+                f"invalid minimum_calls {minimum_calls}: expected at least 1"
+            )
         if window_s <= 0:
             raise ValueError(f"invalid window_s {window_s}: expected seconds > 0")
         if recovery_timeout <= 0:
-            raise ValueError(f"invalid recovery_timeout {recovery_timeout}: expected seconds > 0")
+            raise ValueError(
+                f"invalid recovery_timeout {recovery_timeout}: expected seconds > 0"
+            )
         self.name = name
         self.failure_threshold = failure_threshold
         self.failure_rate_threshold = failure_rate_threshold
@@ -154,7 +166,9 @@ class CircuitBreaker:
             if self._state is CircuitState.CLOSED:
                 return 0.0
             if self._state is CircuitState.OPEN:
-                return max(0.0, self.recovery_timeout - (self._clock() - self._opened_at))
+                return max(
+                    0.0, self.recovery_timeout - (self._clock() - self._opened_at)
+                )
             return PROBE_POLL_SECONDS if self._probe_in_flight else 0.0
 
     def add_listener(self, listener: StateListener) -> None:
@@ -219,7 +233,11 @@ class CircuitBreaker:
             elif self._state is CircuitState.CLOSED:
                 self._consecutive_failures += 1
                 self._add_outcome(failed=True)
-                if isinstance(error, LLMProviderError) and error.provider_wide or self._should_open():
+                if (
+                    isinstance(error, LLMProviderError)
+                    and error.provider_wide
+                    or self._should_open()
+                ):
                     transition = self._open()
         self._notify(transition, error)
 
@@ -254,7 +272,9 @@ class CircuitBreaker:
         self.record_success(permit)
         return result
 
-    async def acall(self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def acall(
+        self, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
         """Await ``func`` through the breaker."""
         permit = self.acquire()
         try:
@@ -291,7 +311,10 @@ class CircuitBreaker:
             self.record_success(permit)
             return
         with self._lock:
-            if permit.generation == self._generation and self._state is CircuitState.CLOSED:
+            if (
+                permit.generation == self._generation
+                and self._state is CircuitState.CLOSED
+            ):
                 self._consecutive_failures = 0
 
     def _add_outcome(self, *, failed: bool) -> None:
@@ -309,7 +332,10 @@ class CircuitBreaker:
         if self._consecutive_failures >= self.failure_threshold:
             return True
         calls = len(self._outcomes)
-        return calls >= self.minimum_calls and self._failures_in_window / calls >= self.failure_rate_threshold
+        return (
+            calls >= self.minimum_calls
+            and self._failures_in_window / calls >= self.failure_rate_threshold
+        )
 
     def _open(self) -> tuple[CircuitState, CircuitState] | None:
         self._opened_at = self._clock()
@@ -345,16 +371,28 @@ class CircuitBreaker:
         self._generation += 1
         return old, new
 
-    def _notify(self, transition: tuple[CircuitState, CircuitState] | None, cause: BaseException | None = None) -> None:
+    def _notify(
+        self,
+        transition: tuple[CircuitState, CircuitState] | None,
+        cause: BaseException | None = None,
+    ) -> None:
         if transition is None:
             return
         old, new = transition
         because = f" after {type(cause).__name__}: {cause}" if cause is not None else ""
-        logger.warning("circuit breaker %r changed from %s to %s%s", self.name, old.value, new.value, because)
+        logger.warning(
+            "circuit breaker %r changed from %s to %s%s",
+            self.name,
+            old.value,
+            new.value,
+            because,
+        )
         with self._lock:
             listeners = list(self._listeners)
         for listener in listeners:
             try:
                 listener(self, old, new)
             except Exception:
-                logger.exception("circuit breaker %r listener %r failed", self.name, listener)
+                logger.exception(
+                    "circuit breaker %r listener %r failed", self.name, listener
+                )

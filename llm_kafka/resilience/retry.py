@@ -45,17 +45,25 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+            raise ValueError(
+                f"max_attempts must be at least 1, got {self.max_attempts}"
+            )
         if self.base_delay < 0 or self.max_delay < 0:
             raise ValueError("base_delay and max_delay must not be negative")
 
-    def delay(self, attempt: int, error: BaseException, rng: random.Random | None = None) -> float | None:
+    def delay(
+        self, attempt: int, error: BaseException, rng: random.Random | None = None
+    ) -> float | None:
         """Return seconds to wait after failed attempt ``attempt`` (1-based), or None to stop."""
         if attempt >= self.max_attempts or not self.should_retry(error):
             return None
 
         exponential = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        jittered = backoff.full_jitter(exponential) if rng is None else rng.uniform(0, exponential)
+        jittered = (
+            backoff.full_jitter(exponential)
+            if rng is None
+            else rng.uniform(0, exponential)
+        )
 
         retry_after = getattr(error, "retry_after", None)
         if retry_after is None:
@@ -70,7 +78,9 @@ def _record_attempts(error: BaseException, attempts: int) -> None:
         error.attempts = attempts
 
 
-def _log_retry(func: Callable[..., Any], attempt: int, wait: float, error: BaseException) -> None:
+def _log_retry(
+    func: Callable[..., Any], attempt: int, wait: float, error: BaseException
+) -> None:
     logger.debug(
         "retrying %s after attempt %d in %.2fs because of %s: %s",
         getattr(func, "__qualname__", func),
@@ -81,7 +91,11 @@ def _log_retry(func: Callable[..., Any], attempt: int, wait: float, error: BaseE
     )
 
 
-def call_with_retry(policy: RetryPolicy, func: Callable[[], Any], sleep: Callable[[float], None] = time.sleep) -> Any:
+def call_with_retry(
+    policy: RetryPolicy,
+    func: Callable[[], Any],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
     """Call ``func`` until it returns or ``policy`` gives up, then re-raise the last error."""
     attempt = 1
     while True:
@@ -97,7 +111,9 @@ def call_with_retry(policy: RetryPolicy, func: Callable[[], Any], sleep: Callabl
             attempt += 1
 
 
-async def acall_with_retry(policy: RetryPolicy, func: Callable[[], Awaitable[Any]]) -> Any:
+async def acall_with_retry(
+    policy: RetryPolicy, func: Callable[[], Awaitable[Any]]
+) -> Any:
     """Await ``func()`` until it returns or ``policy`` gives up, then re-raise the last error."""
     attempt = 1
     while True:

@@ -91,7 +91,9 @@ class ExternalKafkaBroker:
 
     def __init__(self, bootstrap_servers: str) -> None:
         if not bootstrap_servers.strip():
-            raise ValueError("bootstrap_servers is empty: expected host:port[,host:port...]")
+            raise ValueError(
+                "bootstrap_servers is empty: expected host:port[,host:port...]"
+            )
         self._bootstrap_servers = bootstrap_servers.strip()
 
     @property
@@ -122,7 +124,11 @@ class ExternalKafkaBroker:
 def default_libs_dir() -> Path:
     """Return the jar folder for KAFKA_VERSION, honouring LLM_KAFKA_CACHE_DIR."""
     override = os.environ.get(CACHE_DIR_ENV)
-    root = Path(override).expanduser() if override else Path.home() / ".cache" / "llm-kafka"
+    root = (
+        Path(override).expanduser()
+        if override
+        else Path.home() / ".cache" / "llm-kafka"
+    )
     return root / f"kafka-{KAFKA_VERSION}" / "libs"
 
 
@@ -159,7 +165,9 @@ def ensure_kafka_libs(libs_dir: Path | None = None) -> Path:
                 f"{_POM_PATH} must equal KAFKA_VERSION ({KAFKA_VERSION}) in {__file__}"
             )
 
-        (staging_dir / _COMPLETE_MARKER).write_text(f"{KAFKA_VERSION}\n", encoding="utf-8")
+        (staging_dir / _COMPLETE_MARKER).write_text(
+            f"{KAFKA_VERSION}\n", encoding="utf-8"
+        )
         shutil.rmtree(libs_dir, ignore_errors=True)
         staging_dir.rename(libs_dir)
 
@@ -254,7 +262,11 @@ def _random_cluster_id() -> str:
     command-line tools would read those as an option.
     """
     while True:
-        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode("ascii").rstrip("=")
+        cluster_id = (
+            base64.urlsafe_b64encode(secrets.token_bytes(16))
+            .decode("ascii")
+            .rstrip("=")
+        )
         if not cluster_id.startswith("-"):
             return cluster_id
 
@@ -366,9 +378,15 @@ def create_topic(
         replication_factor=replication_factor,
         config=dict(config or {}),
     )
-    futures = admin.create_topics([topic], operation_timeout=timeout_s, request_timeout=timeout_s)
-    _wait_for_admin_future(futures[name], f"create topic {name!r}", bootstrap_servers, timeout_s)
-    logger.info("Created topic %s with %d partitions on %s", name, partitions, bootstrap_servers)
+    futures = admin.create_topics(
+        [topic], operation_timeout=timeout_s, request_timeout=timeout_s
+    )
+    _wait_for_admin_future(
+        futures[name], f"create topic {name!r}", bootstrap_servers, timeout_s
+    )
+    logger.info(
+        "Created topic %s with %d partitions on %s", name, partitions, bootstrap_servers
+    )
 
 
 def delete_topic(bootstrap_servers: str, name: str, timeout_s: float = 30.0) -> None:
@@ -378,13 +396,20 @@ def delete_topic(bootstrap_servers: str, name: str, timeout_s: float = 30.0) -> 
     UNKNOWN_TOPIC_OR_PART, and KafkaBrokerError when it does not answer in time.
     """
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.delete_topics([name], operation_timeout=timeout_s, request_timeout=timeout_s)
-    _wait_for_admin_future(futures[name], f"delete topic {name!r}", bootstrap_servers, timeout_s)
+    futures = admin.delete_topics(
+        [name], operation_timeout=timeout_s, request_timeout=timeout_s
+    )
+    _wait_for_admin_future(
+        futures[name], f"delete topic {name!r}", bootstrap_servers, timeout_s
+    )
     logger.info("Deleted topic %s on %s", name, bootstrap_servers)
 
 
 def _wait_for_admin_future(
-    future: concurrent.futures.Future[None], action: str, bootstrap_servers: str, timeout_s: float
+    future: concurrent.futures.Future[None],
+    action: str,
+    bootstrap_servers: str,
+    timeout_s: float,
 ) -> None:
     try:
         # A little beyond the request timeout, so librdkafka reports its own error first.
@@ -437,7 +462,9 @@ class LocalKafkaBroker:
         extra_config: server.properties entries that override the defaults.
         """
         if start_timeout_s <= 0 or stop_timeout_s <= 0:
-            raise ValueError("start_timeout_s and stop_timeout_s must be positive seconds")
+            raise ValueError(
+                "start_timeout_s and stop_timeout_s must be positive seconds"
+            )
         if max_heap_mb < 128:
             raise ValueError(f"max_heap_mb must be at least 128 MiB, got {max_heap_mb}")
         self._libs_dir = libs_dir
@@ -456,7 +483,9 @@ class LocalKafkaBroker:
     def bootstrap_servers(self) -> str:
         """The broker's address as "127.0.0.1:PORT". Raises KafkaBrokerError before start()."""
         if self._broker_port is None or not self.is_running:
-            raise KafkaBrokerError("The local Kafka broker is not running: call start() first")
+            raise KafkaBrokerError(
+                "The local Kafka broker is not running: call start() first"
+            )
         return f"{_HOST}:{self._broker_port}"
 
     @property
@@ -474,7 +503,11 @@ class LocalKafkaBroker:
 
         stop() deletes the file with the temporary folder.
         """
-        return self._work_dir / "logs" / "server.log" if self._work_dir is not None else None
+        return (
+            self._work_dir / "logs" / "server.log"
+            if self._work_dir is not None
+            else None
+        )
 
     def start(self) -> LocalKafkaBroker:
         """Fetch the jars if needed, format storage, start the broker and wait for it.
@@ -567,7 +600,9 @@ class LocalKafkaBroker:
         self.stop()
 
     def __repr__(self) -> str:
-        state = f"running at {_HOST}:{self._broker_port}" if self.is_running else "stopped"
+        state = (
+            f"running at {_HOST}:{self._broker_port}" if self.is_running else "stopped"
+        )
         return f"LocalKafkaBroker(version={KAFKA_VERSION!r}, {state})"
 
     def _launch(self, libs_dir: Path) -> None:
@@ -612,7 +647,14 @@ class LocalKafkaBroker:
             # A new session keeps a terminal's Ctrl-C away from java, so stop() decides
             # the shutdown order.
             self._process = subprocess.Popen(
-                [java, *jvm_options, "-cp", classpath, "kafka.Kafka", str(server_config)],
+                [
+                    java,
+                    *jvm_options,
+                    "-cp",
+                    classpath,
+                    "kafka.Kafka",
+                    str(server_config),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=stdout_file,
                 stderr=subprocess.STDOUT,
@@ -716,7 +758,9 @@ class LocalKafkaBroker:
             return
         assert self._work_dir is not None
         log_text = _read_tail(self._work_dir / "logs" / "server.log", _LOG_TAIL_LINES)
-        stdout_text = _read_tail(self._work_dir / "logs" / "stdout.log", _LOG_TAIL_LINES)
+        stdout_text = _read_tail(
+            self._work_dir / "logs" / "stdout.log", _LOG_TAIL_LINES
+        )
         if "Address already in use" in log_text + stdout_text:
             raise _PortInUseError()
         raise KafkaBrokerError(
@@ -747,7 +791,9 @@ class LocalKafkaBroker:
             )
             process.kill()
             process.wait(timeout=10.0)
-        logger.info("Kafka broker pid %d exited with code %s", process.pid, process.returncode)
+        logger.info(
+            "Kafka broker pid %d exited with code %s", process.pid, process.returncode
+        )
 
     def _remove_work_dir(self) -> None:
         if self._work_dir is not None:
@@ -771,7 +817,11 @@ def broker_from_environment(**broker_options: Any) -> BrokerHandle:
     """
     external = os.environ.get(BOOTSTRAP_SERVERS_ENV, "").strip()
     if external:
-        logger.info("Using the external Kafka broker at %s from %s", external, BOOTSTRAP_SERVERS_ENV)
+        logger.info(
+            "Using the external Kafka broker at %s from %s",
+            external,
+            BOOTSTRAP_SERVERS_ENV,
+        )
         return ExternalKafkaBroker(external)
     return LocalKafkaBroker(**broker_options).start()
 
@@ -803,7 +853,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="stop by itself after this many seconds (default: run until Ctrl-C or SIGTERM)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     stop_requested = threading.Event()
 
@@ -831,7 +883,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = None if args.run_seconds is None else time.monotonic() + args.run_seconds
         while not stop_requested.is_set():
             if not broker.is_running:
-                print(f"error: the broker exited by itself; see {broker.log_path}", file=sys.stderr)
+                print(
+                    f"error: the broker exited by itself; see {broker.log_path}",
+                    file=sys.stderr,
+                )
                 return 1
             if end is not None and time.monotonic() >= end:
                 break

@@ -25,11 +25,20 @@ class ReadRecord:
 def produce(
     bootstrap_servers: str,
     topic: str,
-    records: Iterable[tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
+    records: Iterable[
+        tuple[bytes | None, bytes | None]
+        | tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+    ],
     partition: int | None = None,
 ) -> int:
     """Produce (key, value[, headers]) records and wait until all are acknowledged."""
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "acks": "all"})
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+        }
+    )
     errors: list[str] = []
     count = 0
     for record in records:
@@ -37,8 +46,12 @@ def produce(
         headers = record[2] if len(record) > 2 else None  # type: ignore[misc]
         options = {} if partition is None else {"partition": partition}
         producer.produce(
-            topic, value=value, key=key, headers=headers,
-            on_delivery=lambda err, _: errors.append(str(err)) if err else None, **options,
+            topic,
+            value=value,
+            key=key,
+            headers=headers,
+            on_delivery=lambda err, _: errors.append(str(err)) if err else None,
+            **options,
         )
         producer.poll(0)
         count += 1
@@ -48,7 +61,13 @@ def produce(
     return count
 
 
-def read_all(bootstrap_servers: str, topic: str, expected: int, timeout_s: float = 60.0, quiet_s: float = 2.0) -> list[ReadRecord]:
+def read_all(
+    bootstrap_servers: str,
+    topic: str,
+    expected: int,
+    timeout_s: float = 60.0,
+    quiet_s: float = 2.0,
+) -> list[ReadRecord]:
     """Read a topic from the start until ``expected`` records arrived, then wait ``quiet_s`` for extras."""
     consumer = Consumer(
         {
@@ -86,11 +105,21 @@ def read_all(bootstrap_servers: str, topic: str, expected: int, timeout_s: float
     return records
 
 
-def committed_offsets(bootstrap_servers: str, group_id: str, topic: str, partitions: int) -> dict[int, int]:
+def committed_offsets(
+    bootstrap_servers: str, group_id: str, topic: str, partitions: int
+) -> dict[int, int]:
     """Return the group's committed offset per partition (negative when none)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group_id,
+            "enable.auto.commit": False,
+        }
+    )
     try:
-        result = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=15)
+        result = consumer.committed(
+            [TopicPartition(topic, p) for p in range(partitions)], timeout=15
+        )
         return {tp.partition: tp.offset for tp in result}
     finally:
         consumer.close()
@@ -98,9 +127,14 @@ def committed_offsets(bootstrap_servers: str, group_id: str, topic: str, partiti
 
 def end_offsets(bootstrap_servers: str, topic: str, partitions: int) -> dict[int, int]:
     """Return the high watermark of each partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"wm-{uuid.uuid4().hex}"})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": f"wm-{uuid.uuid4().hex}"}
+    )
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1] for p in range(partitions)}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=15)[1]
+            for p in range(partitions)
+        }
     finally:
         consumer.close()
 
@@ -118,14 +152,22 @@ def wait_until(condition, timeout_s: float, interval_s: float = 0.2) -> bool:  #
 def is_settled(pipeline: Pipeline, expected: int) -> bool:
     """Return whether ``expected`` records are processed or dead-lettered."""
     snapshot = pipeline.metrics.snapshot()
-    return snapshot.counter("messages.processed") + snapshot.counter("messages.dead_lettered") >= expected
+    return (
+        snapshot.counter("messages.processed")
+        + snapshot.counter("messages.dead_lettered")
+        >= expected
+    )
 
 
-def run_until_settled(pipeline: Pipeline, expected: int, timeout_s: float = 60.0) -> None:
+def run_until_settled(
+    pipeline: Pipeline, expected: int, timeout_s: float = 60.0
+) -> None:
     """Run ``pipeline`` on its thread until ``expected`` records are processed or dead-lettered."""
     pipeline.start()
     try:
-        assert wait_until(lambda: is_settled(pipeline, expected), timeout_s), f"pipeline did not settle: {pipeline.metrics.snapshot().counters}"
+        assert wait_until(lambda: is_settled(pipeline, expected), timeout_s), (
+            f"pipeline did not settle: {pipeline.metrics.snapshot().counters}"
+        )
     finally:
         pipeline.stop(timeout=60)
     assert pipeline.error is None, pipeline.error

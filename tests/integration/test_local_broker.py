@@ -41,7 +41,9 @@ def unique_name(prefix: str) -> str:
 
 
 def topic_partition_count(bootstrap_servers: str, topic: str) -> int | None:
-    metadata = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(timeout=10)
+    metadata = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(
+        timeout=10
+    )
     topic_metadata = metadata.topics.get(topic)
     if topic_metadata is None or topic_metadata.error is not None:
         return None
@@ -142,7 +144,9 @@ def test_delete_topic_removes_topic(broker: LocalKafkaBroker) -> None:
 
     deadline = time.monotonic() + 15.0
     while topic_partition_count(broker.bootstrap_servers, topic) is not None:
-        assert time.monotonic() < deadline, f"topic {topic} still listed 15 s after delete"
+        assert time.monotonic() < deadline, (
+            f"topic {topic} still listed 15 s after delete"
+        )
         time.sleep(0.2)
 
 

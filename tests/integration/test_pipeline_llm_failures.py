@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from llm_kafka import BaseProcessor, KafkaSettings, LLMClient, Pipeline, PipelineSettings, ProcessingContext, RetryPolicy
+from llm_kafka import (
+    BaseProcessor,
+    KafkaSettings,
+    LLMClient,
+    Pipeline,
+    PipelineSettings,
+    ProcessingContext,
+    RetryPolicy,
+)
 from llm_kafka.kafka import dead_letter as dlq
 from llm_kafka.testing.llm_server import LocalLLMServer
 
@@ -31,21 +39,36 @@ class StructuredProcessor(BaseProcessor):
 
 @pytest.fixture
 def llm_server() -> Iterator[LocalLLMServer]:
-    with LocalLLMServer(fail_marker={"LLMFAIL500": 500, "LLMFAIL400": 400}, malformed_marker="LLMBROKEN") as server:
+    with LocalLLMServer(
+        fail_marker={"LLMFAIL500": 500, "LLMFAIL400": 400}, malformed_marker="LLMBROKEN"
+    ) as server:
         yield server
 
 
 def run_pipeline(
-    bootstrap: str, processor: BaseProcessor, server: LocalLLMServer, topics: dict[str, str], expected: int
+    bootstrap: str,
+    processor: BaseProcessor,
+    server: LocalLLMServer,
+    topics: dict[str, str],
+    expected: int,
 ) -> Pipeline:
     llm = LLMClient(
-        "openai", "local-model", api_key="local", base_url=server.openai_base_url,
+        "openai",
+        "local-model",
+        api_key="local",
+        base_url=server.openai_base_url,
         retry_policy=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02),
     )
     pipeline = Pipeline(
         processor,
-        kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"g-{topics['input']}"),
-        settings=PipelineSettings(input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]),
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap, group_id=f"g-{topics['input']}"
+        ),
+        settings=PipelineSettings(
+            input_topics=[topics["input"]],
+            output_topic=topics["output"],
+            dead_letter_topic=topics["dlq"],
+        ),
         llm=llm,
     )
     run_until_settled(pipeline, expected)
@@ -55,9 +78,24 @@ def run_pipeline(
 def test_llm_errors_are_retried_then_dead_lettered(
     bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer
 ) -> None:
-    topics = {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
-    contents = {"ok": "a fine prompt", "server": "LLMFAIL500 prompt", "client": "LLMFAIL400 prompt"}
-    produce(bootstrap_servers, topics["input"], [(k.encode(), json.dumps({"id": k, "content": v}).encode()) for k, v in contents.items()])
+    topics = {
+        "input": new_topic("in"),
+        "output": new_topic("out"),
+        "dlq": new_topic("dlq"),
+    }
+    contents = {
+        "ok": "a fine prompt",
+        "server": "LLMFAIL500 prompt",
+        "client": "LLMFAIL400 prompt",
+    }
+    produce(
+        bootstrap_servers,
+        topics["input"],
+        [
+            (k.encode(), json.dumps({"id": k, "content": v}).encode())
+            for k, v in contents.items()
+        ],
+    )
 
     run_pipeline(bootstrap_servers, LLMEchoProcessor(), llm_server, topics, 3)
 
@@ -75,8 +113,16 @@ def test_invalid_structured_output_keeps_raw_output(
 ) -> None:
     # Every answer is malformed, so the repair attempt fails too and the message is dead-lettered.
     llm_server.configure(malformed_rate=1.0)
-    topics = {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
-    produce(bootstrap_servers, topics["input"], [(b"bad", json.dumps({"id": "bad", "content": "LLMBROKEN"}).encode())])
+    topics = {
+        "input": new_topic("in"),
+        "output": new_topic("out"),
+        "dlq": new_topic("dlq"),
+    }
+    produce(
+        bootstrap_servers,
+        topics["input"],
+        [(b"bad", json.dumps({"id": "bad", "content": "LLMBROKEN"}).encode())],
+    )
 
     run_pipeline(bootstrap_servers, StructuredProcessor(), llm_server, topics, 1)
 

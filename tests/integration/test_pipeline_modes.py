@@ -28,18 +28,34 @@ pytestmark = pytest.mark.kafka
 
 
 def topics_for(new_topic: Callable[..., str]) -> dict[str, str]:
-    return {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
+    return {
+        "input": new_topic("in"),
+        "output": new_topic("out"),
+        "dlq": new_topic("dlq"),
+    }
 
 
 def pipeline_settings(topics: dict[str, str]) -> PipelineSettings:
     return PipelineSettings(
-        input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"], commit_interval_s=0.5
+        input_topics=[topics["input"]],
+        output_topic=topics["output"],
+        dead_letter_topic=topics["dlq"],
+        commit_interval_s=0.5,
     )
 
 
-def test_arun_runs_inside_application_loop(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+def test_arun_runs_inside_application_loop(
+    bootstrap_servers: str, new_topic: Callable[..., str]
+) -> None:
     topics = topics_for(new_topic)
-    produce(bootstrap_servers, topics["input"], [(None, json.dumps({"id": str(i), "content": "abc"}).encode()) for i in range(5)])
+    produce(
+        bootstrap_servers,
+        topics["input"],
+        [
+            (None, json.dumps({"id": str(i), "content": "abc"}).encode())
+            for i in range(5)
+        ],
+    )
     loops: list[asyncio.AbstractEventLoop] = []
 
     class LoopRecorder(BaseProcessor):
@@ -47,7 +63,11 @@ def test_arun_runs_inside_application_loop(bootstrap_servers: str, new_topic: Ca
             loops.append(asyncio.get_running_loop())
             return data
 
-    pipeline = Pipeline(LoopRecorder(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-arun"), settings=pipeline_settings(topics))
+    pipeline = Pipeline(
+        LoopRecorder(),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-arun"),
+        settings=pipeline_settings(topics),
+    )
 
     async def application() -> asyncio.AbstractEventLoop:
         task = asyncio.create_task(pipeline.arun())
@@ -83,7 +103,11 @@ class OrderFormat(MessageFormat[Order]):
         return str(message.order_id)
 
     def build_output(self, message: Any, result: Any, metadata: dict[str, Any]) -> Any:
-        return {"order": message.order_id, "answer": result, "by": metadata["processor"]}
+        return {
+            "order": message.order_id,
+            "answer": result,
+            "by": metadata["processor"],
+        }
 
 
 class Shout(BaseProcessor):
@@ -94,11 +118,16 @@ class Shout(BaseProcessor):
         return data.upper()
 
 
-def test_custom_format_routes_and_shapes_output(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+def test_custom_format_routes_and_shapes_output(
+    bootstrap_servers: str, new_topic: Callable[..., str]
+) -> None:
     topics = topics_for(new_topic)
     records = [
         (b"1", json.dumps({"order_id": "o1", "kind": "shout", "text": "hi"}).encode()),
-        (b"2", json.dumps({"order_id": "o2", "kind": "unknown", "text": "hi"}).encode()),
+        (
+            b"2",
+            json.dumps({"order_id": "o2", "kind": "unknown", "text": "hi"}).encode(),
+        ),
         (b"3", json.dumps({"order_id": "o3", "text": "no kind"}).encode()),
     ]
     produce(bootstrap_servers, topics["input"], records)
@@ -112,7 +141,9 @@ def test_custom_format_routes_and_shapes_output(bootstrap_servers: str, new_topi
 
     outputs = read_all(bootstrap_servers, topics["output"], 1)
     dead = {r.key: r for r in read_all(bootstrap_servers, topics["dlq"], 2)}
-    assert [json.loads(r.value) for r in outputs] == [{"order": "o1", "answer": "HI", "by": "Shout"}]
+    assert [json.loads(r.value) for r in outputs] == [
+        {"order": "o1", "answer": "HI", "by": "Shout"}
+    ]
     assert set(dead) == {b"2", b"3"}
     assert dead[b"2"].headers[dlq.HEADER_MESSAGE_ID] == b"o2"
     assert b"kind" in dead[b"3"].headers[dlq.HEADER_ERROR_MESSAGE]
@@ -123,38 +154,63 @@ class Huge(BaseProcessor):
         return "x" * 50_000 if data == "big" else data
 
 
-def test_output_over_producer_limit_goes_to_dead_letter(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+def test_output_over_producer_limit_goes_to_dead_letter(
+    bootstrap_servers: str, new_topic: Callable[..., str]
+) -> None:
     topics = topics_for(new_topic)
-    records = [(b"small", json.dumps({"id": "s", "content": "ok"}).encode()), (b"big", json.dumps({"id": "b", "content": "big"}).encode())]
+    records = [
+        (b"small", json.dumps({"id": "s", "content": "ok"}).encode()),
+        (b"big", json.dumps({"id": "b", "content": "big"}).encode()),
+    ]
     produce(bootstrap_servers, topics["input"], records)
     pipeline = Pipeline(
         Huge(),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-huge", producer={"message.max.bytes": 20_000}),
+        kafka=KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            group_id="g-huge",
+            producer={"message.max.bytes": 20_000},
+        ),
         settings=pipeline_settings(topics),
     )
     run_until_settled(pipeline, 2)
 
     dead = read_all(bootstrap_servers, topics["dlq"], 1)
-    assert [r.key for r in read_all(bootstrap_servers, topics["output"], 1)] == [b"small"]
+    assert [r.key for r in read_all(bootstrap_servers, topics["output"], 1)] == [
+        b"small"
+    ]
     assert [r.key for r in dead] == [b"big"]
     assert dead[0].headers[dlq.HEADER_ERROR_TYPE] == b"OutputTooLargeError"
     assert dead[0].value == records[1][1]
 
 
-def test_missing_output_topic_fails_at_start(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+def test_missing_output_topic_fails_at_start(
+    bootstrap_servers: str, new_topic: Callable[..., str]
+) -> None:
     topics = {**topics_for(new_topic), "output": "no-such-topic-for-llm-kafka"}
-    pipeline = Pipeline(EchoProcessor(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-missing"), settings=pipeline_settings(topics))
+    pipeline = Pipeline(
+        EchoProcessor(),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-missing"),
+        settings=pipeline_settings(topics),
+    )
 
     with pytest.raises(ConfigurationError, match="no-such-topic-for-llm-kafka"):
         pipeline.run()
 
 
-def test_auto_commit_setting_is_rejected_at_construction(bootstrap_servers: str) -> None:
+def test_auto_commit_setting_is_rejected_at_construction(
+    bootstrap_servers: str,
+) -> None:
     with pytest.raises(ConfigurationError, match="enable.auto.commit"):
         Pipeline(
             EchoProcessor(),
-            kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g", consumer={"enable.auto.commit": True}),
-            settings=PipelineSettings(input_topics=["a"], output_topic="b", dead_letter_topic="c"),
+            kafka=KafkaSettings(
+                bootstrap_servers=bootstrap_servers,
+                group_id="g",
+                consumer={"enable.auto.commit": True},
+            ),
+            settings=PipelineSettings(
+                input_topics=["a"], output_topic="b", dead_letter_topic="c"
+            ),
         )
 
 
@@ -165,15 +221,26 @@ class Sleepy(BaseProcessor):
         return data
 
 
-def test_message_over_timeout_goes_to_dead_letter(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+def test_message_over_timeout_goes_to_dead_letter(
+    bootstrap_servers: str, new_topic: Callable[..., str]
+) -> None:
     topics = topics_for(new_topic)
-    records = [(b"slow", json.dumps({"id": "s", "content": "slow"}).encode()), (b"fast", json.dumps({"id": "f", "content": "fast"}).encode())]
+    records = [
+        (b"slow", json.dumps({"id": "s", "content": "slow"}).encode()),
+        (b"fast", json.dumps({"id": "f", "content": "fast"}).encode()),
+    ]
     produce(bootstrap_servers, topics["input"], records)
     settings = pipeline_settings(topics).model_copy(update={"message_timeout_s": 1.0})
-    pipeline = Pipeline(Sleepy(), kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-timeout"), settings=settings)
+    pipeline = Pipeline(
+        Sleepy(),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id="g-timeout"),
+        settings=settings,
+    )
     run_until_settled(pipeline, 2)
 
     dead = read_all(bootstrap_servers, topics["dlq"], 1)
     assert [r.key for r in dead] == [b"slow"]
     assert dead[0].headers[dlq.HEADER_ERROR_TYPE] == b"TimeoutError"
-    assert [r.key for r in read_all(bootstrap_servers, topics["output"], 1)] == [b"fast"]
+    assert [r.key for r in read_all(bootstrap_servers, topics["output"], 1)] == [
+        b"fast"
+    ]

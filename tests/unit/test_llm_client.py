@@ -65,14 +65,18 @@ def test_complete_returns_server_answer(server: LocalLLMServer, provider: str) -
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_acomplete_returns_server_answer(server: LocalLLMServer, provider: str) -> None:
-    response = asyncio.run(make_client(server, provider).acomplete("What is Kafka?", system="Be brief"))
+    response = asyncio.run(
+        make_client(server, provider).acomplete("What is Kafka?", system="Be brief")
+    )
 
     assert response.text == expected_chat_answer("What is Kafka?")
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_structured_validates_model(server: LocalLLMServer, provider: str) -> None:
-    verdict = asyncio.run(make_client(server, provider).astructured("Rate this", Verdict))
+    verdict = asyncio.run(
+        make_client(server, provider).astructured("Rate this", Verdict)
+    )
 
     assert isinstance(verdict, Verdict)
 
@@ -112,17 +116,23 @@ def test_anthropic_overloaded_is_retried(server: LocalLLMServer) -> None:
 
 def test_stream_overloaded_event_is_typed(server: LocalLLMServer) -> None:
     server.configure(stream_overloaded_marker="LLMSTREAM529")
-    sdk = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="local", max_retries=0)
+    sdk = anthropic.Anthropic(
+        base_url=server.anthropic_base_url, api_key="local", max_retries=0
+    )
 
     messages = [{"role": "user", "content": "LLMSTREAM529"}]
 
     with (
         pytest.raises(anthropic.APIStatusError) as raised,
-        sdk.messages.stream(model="local-model", max_tokens=64, messages=messages) as stream,  # type: ignore[arg-type]
+        sdk.messages.stream(
+            model="local-model", max_tokens=64, messages=messages
+        ) as stream,  # type: ignore[arg-type]
     ):
         for _ in stream:
             pass
-    error = error_from_sdk(raised.value, anthropic, provider="anthropic", model="local-model")
+    error = error_from_sdk(
+        raised.value, anthropic, provider="anthropic", model="local-model"
+    )
 
     assert raised.value.status_code == 200
     assert isinstance(error, ProviderOverloadedError)
@@ -140,7 +150,11 @@ def test_stream_overloaded_event_is_typed(server: LocalLLMServer) -> None:
     ],
 )
 def test_client_errors_are_not_retried(
-    server: LocalLLMServer, provider: str, status: int, error_type: type[LLMProviderError], provider_wide: bool
+    server: LocalLLMServer,
+    provider: str,
+    status: int,
+    error_type: type[LLMProviderError],
+    provider_wide: bool,
 ) -> None:
     server.configure(fail_marker={"LLMFAILX": status})
 
@@ -164,7 +178,9 @@ def test_context_length_error_is_typed(server: LocalLLMServer, provider: str) ->
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_exhausted_quota_is_provider_wide(server: LocalLLMServer, provider: str) -> None:
+def test_exhausted_quota_is_provider_wide(
+    server: LocalLLMServer, provider: str
+) -> None:
     server.configure(quota_exhausted=True)
     client = make_client(server, provider)
 
@@ -176,7 +192,9 @@ def test_exhausted_quota_is_provider_wide(server: LocalLLMServer, provider: str)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_refusal_raises_content_filter_error(server: LocalLLMServer, provider: str) -> None:
+def test_refusal_raises_content_filter_error(
+    server: LocalLLMServer, provider: str
+) -> None:
     server.configure(refusal_marker="LLMREFUSE")
 
     with pytest.raises(ContentFilterError) as raised:
@@ -190,21 +208,32 @@ def test_hang_becomes_timeout_error(server: LocalLLMServer) -> None:
     server.configure(hang_marker="LLMHANG", hang_seconds=5)
 
     with pytest.raises(ProviderTimeoutError):
-        make_client(server, timeout=0.3, retry_policy=RetryPolicy(max_attempts=1)).complete("LLMHANG")
+        make_client(
+            server, timeout=0.3, retry_policy=RetryPolicy(max_attempts=1)
+        ).complete("LLMHANG")
 
 
 def test_deadline_bounds_attempts_and_backoff(server: LocalLLMServer) -> None:
     server.configure(hang_marker="LLMHANG", hang_seconds=5)
-    patient = make_client(server, timeout=30, retry_policy=RetryPolicy(max_attempts=5, base_delay=1, max_delay=1))
+    patient = make_client(
+        server,
+        timeout=30,
+        retry_policy=RetryPolicy(max_attempts=5, base_delay=1, max_delay=1),
+    )
     started = time.monotonic()
 
-    with deadline_after(0.5), pytest.raises((DeadlineExceededError, ProviderTimeoutError)):
+    with (
+        deadline_after(0.5),
+        pytest.raises((DeadlineExceededError, ProviderTimeoutError)),
+    ):
         patient.complete("LLMHANG")
     assert time.monotonic() - started < 2.0
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_truncated_output_is_retried_with_larger_limit(server: LocalLLMServer, provider: str) -> None:
+def test_truncated_output_is_retried_with_larger_limit(
+    server: LocalLLMServer, provider: str
+) -> None:
     prompt = "Summarise the order"
 
     response = make_client(server, provider).complete(prompt, max_tokens=8)
@@ -223,26 +252,36 @@ def test_output_truncated_twice_raises(server: LocalLLMServer) -> None:
 
 
 def test_allow_truncated_returns_cut_output(server: LocalLLMServer) -> None:
-    response = make_client(server).complete("Summarise the order", max_tokens=2, allow_truncated=True)
+    response = make_client(server).complete(
+        "Summarise the order", max_tokens=2, allow_truncated=True
+    )
 
     assert response.finish_reason == "length"
     assert requests_sent(server) == 1
 
 
-def test_each_retry_is_logged_once_and_counted(server: LocalLLMServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_retry_is_logged_once_and_counted(
+    server: LocalLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
     server.configure(fail_first_n=2, fail_first_status=500)
     client = make_client(server)
 
     with caplog.at_level(logging.DEBUG, logger="llm_kafka.llm.client"):
         client.complete("hello")
 
-    retry_lines = [record for record in caplog.records if record.getMessage().startswith("retrying")]
+    retry_lines = [
+        record
+        for record in caplog.records
+        if record.getMessage().startswith("retrying")
+    ]
     assert len(retry_lines) == 2
     assert "ProviderServerError" in retry_lines[0].getMessage()
     assert client.metrics.snapshot().counter("llm.retries") == 2
 
 
-def test_sdk_client_with_retries_gets_warning(server: LocalLLMServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_sdk_client_with_retries_gets_warning(
+    server: LocalLLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
     sdk = openai.OpenAI(base_url=server.openai_base_url, api_key="local", max_retries=2)
 
     with caplog.at_level(logging.WARNING):
@@ -256,7 +295,9 @@ def test_embed_returns_server_vectors(server: LocalLLMServer) -> None:
     response = make_client(server).embed(["first text", "second text"], dimensions=16)
 
     assert len(response.vectors) == 2
-    for text, vector in zip(["first text", "second text"], response.vectors, strict=True):
+    for text, vector in zip(
+        ["first text", "second text"], response.vectors, strict=True
+    ):
         assert vector == pytest.approx(embedding_vector(text, 16), abs=1e-6)
     assert response.usage.input_tokens > 0
 
@@ -277,8 +318,12 @@ def test_unreachable_server_is_connection_error_retried() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = LLMClient(
-        "openai", "local-model", api_key="local", base_url=f"http://127.0.0.1:{port}/v1",
-        retry_policy=RetryPolicy(max_attempts=2, base_delay=0.01), rate_limiter=RateLimiter("closed-port"),
+        "openai",
+        "local-model",
+        api_key="local",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        retry_policy=RetryPolicy(max_attempts=2, base_delay=0.01),
+        rate_limiter=RateLimiter("closed-port"),
     )
 
     with pytest.raises(ProviderConnectionError) as raised:
@@ -290,10 +335,28 @@ def test_unreachable_server_is_connection_error_retried() -> None:
 @pytest.mark.parametrize(
     ("status", "body_type", "body_code", "message", "expected"),
     [
-        (400, "invalid_request_error", "content_policy_violation", "rejected", ContentFilterError),
-        (400, "invalid_request_error", None, "prompt is too long: 300000 tokens > 200000 maximum", ContextLengthExceededError),
+        (
+            400,
+            "invalid_request_error",
+            "content_policy_violation",
+            "rejected",
+            ContentFilterError,
+        ),
+        (
+            400,
+            "invalid_request_error",
+            None,
+            "prompt is too long: 300000 tokens > 200000 maximum",
+            ContextLengthExceededError,
+        ),
         (402, "billing_error", None, "payment required", QuotaExhaustedError),
-        (429, "rate_limit_error", "enforced_spend_limit_reached", "spend limit", QuotaExhaustedError),
+        (
+            429,
+            "rate_limit_error",
+            "enforced_spend_limit_reached",
+            "spend limit",
+            QuotaExhaustedError,
+        ),
         (429, "rate_limit_error", None, "slow down", RateLimitError),
         (413, "request_too_large", None, "request too large", InvalidRequestError),
         (200, "overloaded_error", None, "Overloaded", ProviderOverloadedError),
@@ -302,10 +365,20 @@ def test_unreachable_server_is_connection_error_retried() -> None:
     ],
 )
 def test_error_classification_uses_status_and_body(
-    status: int, body_type: str | None, body_code: str | None, message: str, expected: type[LLMProviderError]
+    status: int,
+    body_type: str | None,
+    body_code: str | None,
+    message: str,
+    expected: type[LLMProviderError],
 ) -> None:
     error = error_for_status(
-        status, message, headers={"retry-after": "2"}, provider="p", model="m", error_type=body_type, error_code=body_code
+        status,
+        message,
+        headers={"retry-after": "2"},
+        provider="p",
+        model="m",
+        error_type=body_type,
+        error_code=body_code,
     )
 
     assert type(error) is expected

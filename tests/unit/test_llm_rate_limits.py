@@ -48,7 +48,10 @@ def test_rate_limit_error_carries_retry_after(server: LocalLLMServer) -> None:
 def test_retry_after_is_honoured(server: LocalLLMServer) -> None:
     server.configure(requests_per_minute=1, window_seconds=1)
     make_client(server).complete("another process uses the budget")
-    patient = make_client(server, retry_policy=RetryPolicy(max_attempts=3, base_delay=0.01, max_retry_after=5))
+    patient = make_client(
+        server,
+        retry_policy=RetryPolicy(max_attempts=3, base_delay=0.01, max_retry_after=5),
+    )
     started = time.monotonic()
 
     response = patient.complete("second")
@@ -61,7 +64,9 @@ def test_retry_after_is_honoured(server: LocalLLMServer) -> None:
 def test_long_retry_after_is_provider_wide_pause(server: LocalLLMServer) -> None:
     server.configure(requests_per_minute=1, window_seconds=60)
     make_client(server).complete("another process uses the budget")
-    client = make_client(server, retry_policy=RetryPolicy(max_attempts=3, max_retry_after=5))
+    client = make_client(
+        server, retry_policy=RetryPolicy(max_attempts=3, max_retry_after=5)
+    )
 
     with pytest.raises(RateLimitError) as raised:
         client.complete("second")
@@ -73,7 +78,9 @@ def test_long_retry_after_is_provider_wide_pause(server: LocalLLMServer) -> None
 def test_429_gate_stops_shared_clients(server: LocalLLMServer) -> None:
     server.configure(fail_marker={"LLM429": 429})
     shared = RateLimiter("shared")
-    first = make_client(server, rate_limiter=shared, retry_policy=RetryPolicy(max_attempts=1))
+    first = make_client(
+        server, rate_limiter=shared, retry_policy=RetryPolicy(max_attempts=1)
+    )
     second = make_client(server, rate_limiter=shared)
 
     with pytest.raises(RateLimitError):
@@ -88,7 +95,9 @@ def test_429_gate_stops_shared_clients(server: LocalLLMServer) -> None:
 
 def test_clients_of_same_model_share_default_limiter(server: LocalLLMServer) -> None:
     limits = RateLimits(requests_per_minute=1000)
-    first = make_client(server, model="shared-model", rate_limiter=None, rate_limits=limits)
+    first = make_client(
+        server, model="shared-model", rate_limiter=None, rate_limits=limits
+    )
     second = make_client(server, model="shared-model", rate_limiter=None)
 
     assert first.rate_limiter is second.rate_limiter
@@ -100,7 +109,9 @@ def test_gate_holds_concurrent_workers(server: LocalLLMServer) -> None:
     shared = RateLimiter("shared-workers")
     clients = [make_client(server, rate_limiter=shared) for _ in range(4)]
     with pytest.raises(RateLimitError):
-        make_client(server, rate_limiter=shared, retry_policy=RetryPolicy(max_attempts=1)).complete("LLM429")
+        make_client(
+            server, rate_limiter=shared, retry_policy=RetryPolicy(max_attempts=1)
+        ).complete("LLM429")
     gate_closed_at = time.monotonic()
     started: list[float] = []
     lock = threading.Lock()
@@ -123,7 +134,11 @@ def test_gate_holds_concurrent_workers(server: LocalLLMServer) -> None:
 
 def test_client_budget_prevents_429(server: LocalLLMServer) -> None:
     server.configure(requests_per_minute=3, window_seconds=1)
-    client = make_client(server, rate_limits=None, rate_limiter=RateLimiter("rpm", RateLimits(3, window_s=1)))
+    client = make_client(
+        server,
+        rate_limits=None,
+        rate_limiter=RateLimiter("rpm", RateLimits(3, window_s=1)),
+    )
     started = time.monotonic()
 
     for index in range(6):

@@ -139,10 +139,15 @@ def test_expected_chat_answer_follows_documented_rule() -> None:
         expected_chat_answer(prompt)
         == f"local-llm {digest} words=9: one two three four five six seven eight ..."
     )
-    assert expected_chat_answer("") == f"local-llm {hashlib.sha256(b'').hexdigest()[:12]} words=0"
+    assert (
+        expected_chat_answer("")
+        == f"local-llm {hashlib.sha256(b'').hexdigest()[:12]} words=0"
+    )
 
 
-def test_openai_chat_returns_rule_answer_and_usage(openai_client: openai.OpenAI) -> None:
+def test_openai_chat_returns_rule_answer_and_usage(
+    openai_client: openai.OpenAI,
+) -> None:
     prompt = "Summarise order 42 for the customer"
     completion = ask_openai(openai_client, prompt)
     expected = expected_chat_answer(prompt)
@@ -168,13 +173,18 @@ def test_openai_chat_uses_last_user_message(openai_client: openai.OpenAI) -> Non
     ]
     completion = openai_client.chat.completions.create(model=MODEL, messages=messages)
 
-    assert completion.choices[0].message.content == expected_chat_answer("second question")
+    assert completion.choices[0].message.content == expected_chat_answer(
+        "second question"
+    )
 
 
 def test_openai_max_tokens_truncates_with_length(openai_client: openai.OpenAI) -> None:
     completion = ask_openai(openai_client, "a long enough prompt", max_tokens=2)
 
-    assert completion.choices[0].message.content == expected_chat_answer("a long enough prompt")[:8]
+    assert (
+        completion.choices[0].message.content
+        == expected_chat_answer("a long enough prompt")[:8]
+    )
     assert completion.choices[0].finish_reason == "length"
     assert completion.usage is not None
     assert completion.usage.completion_tokens == 2
@@ -195,13 +205,17 @@ def test_openai_json_schema_validates_with_model(openai_client: openai.OpenAI) -
 
 def test_openai_parse_helper_returns_model(openai_client: openai.OpenAI) -> None:
     completion = openai_client.chat.completions.parse(
-        model=MODEL, messages=[{"role": "user", "content": "parse me"}], response_format=Address
+        model=MODEL,
+        messages=[{"role": "user", "content": "parse me"}],
+        response_format=Address,
     )
 
     assert isinstance(completion.choices[0].message.parsed, Address)
 
 
-def test_openai_forced_tool_returns_valid_arguments(openai_client: openai.OpenAI) -> None:
+def test_openai_forced_tool_returns_valid_arguments(
+    openai_client: openai.OpenAI,
+) -> None:
     completion = ask_openai(
         openai_client,
         "call the tool",
@@ -217,7 +231,9 @@ def test_openai_forced_tool_returns_valid_arguments(openai_client: openai.OpenAI
 
 
 def test_openai_json_object_format_returns_object(openai_client: openai.OpenAI) -> None:
-    completion = ask_openai(openai_client, "json please", response_format={"type": "json_object"})
+    completion = ask_openai(
+        openai_client, "json please", response_format={"type": "json_object"}
+    )
     value = json.loads(completion.choices[0].message.content or "")
 
     assert value == {"answer": expected_chat_answer("json please"), "word_count": 2}
@@ -225,7 +241,10 @@ def test_openai_json_object_format_returns_object(openai_client: openai.OpenAI) 
 
 def test_openai_stream_joins_to_rule_answer(openai_client: openai.OpenAI) -> None:
     stream = ask_openai(
-        openai_client, "stream this answer", stream=True, stream_options={"include_usage": True}
+        openai_client,
+        "stream this answer",
+        stream=True,
+        stream_options={"include_usage": True},
     )
     pieces: list[str] = []
     finish_reasons: list[str] = []
@@ -257,7 +276,9 @@ def test_openai_stream_tool_call_arguments(openai_client: openai.OpenAI) -> None
     Address.model_validate_json(tool_calls[0].function.arguments)
 
 
-def test_anthropic_message_returns_rule_answer(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_message_returns_rule_answer(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     prompt = "Summarise order 42 for the customer"
     message = ask_anthropic(anthropic_client, prompt, system="be brief")
 
@@ -266,18 +287,24 @@ def test_anthropic_message_returns_rule_answer(anthropic_client: anthropic.Anthr
     assert message.content[0].type == "text"
     assert message.content[0].text == expected_chat_answer(prompt)
     assert message.stop_reason == "end_turn"
-    assert message.usage.input_tokens == estimate_tokens("be brief") + estimate_tokens(prompt)
+    assert message.usage.input_tokens == estimate_tokens("be brief") + estimate_tokens(
+        prompt
+    )
     assert message.usage.output_tokens == estimate_tokens(expected_chat_answer(prompt))
 
 
-def test_anthropic_max_tokens_sets_stop_reason(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_max_tokens_sets_stop_reason(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     message = ask_anthropic(anthropic_client, "cut this short", max_tokens=1)
 
     assert message.stop_reason == "max_tokens"
     assert message.content[0].text == expected_chat_answer("cut this short")[:4]
 
 
-def test_anthropic_forced_tool_input_validates(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_forced_tool_input_validates(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     tool: Any = {
         "name": "record_order",
         "description": "Record an order",
@@ -297,7 +324,9 @@ def test_anthropic_forced_tool_input_validates(anthropic_client: anthropic.Anthr
     Order.model_validate(block.input)
 
 
-def test_anthropic_output_format_parses_model(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_output_format_parses_model(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     message = anthropic_client.messages.parse(
         model=MODEL,
         max_tokens=512,
@@ -309,9 +338,13 @@ def test_anthropic_output_format_parses_model(anthropic_client: anthropic.Anthro
     assert message.content[0].type == "text"
 
 
-def test_anthropic_stream_text_matches_rule(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_stream_text_matches_rule(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     with anthropic_client.messages.stream(
-        model=MODEL, max_tokens=512, messages=[{"role": "user", "content": "stream please"}]
+        model=MODEL,
+        max_tokens=512,
+        messages=[{"role": "user", "content": "stream please"}],
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -337,8 +370,12 @@ def test_anthropic_stream_tool_use_input(anthropic_client: anthropic.Anthropic) 
 
 
 def test_embeddings_deterministic_and_sized(openai_client: openai.OpenAI) -> None:
-    first = openai_client.embeddings.create(model="local-embedding", input=["alpha", "beta"])
-    second = openai_client.embeddings.create(model="local-embedding", input="alpha", dimensions=16)
+    first = openai_client.embeddings.create(
+        model="local-embedding", input=["alpha", "beta"]
+    )
+    second = openai_client.embeddings.create(
+        model="local-embedding", input="alpha", dimensions=16
+    )
     as_floats = openai_client.embeddings.create(
         model="local-embedding", input="alpha", encoding_format="float"
     )
@@ -349,9 +386,9 @@ def test_embeddings_deterministic_and_sized(openai_client: openai.OpenAI) -> Non
     assert first.data[0].embedding == pytest.approx(embedding_vector("alpha"), abs=1e-6)
     assert as_floats.data[0].embedding == pytest.approx(embedding_vector("alpha"))
     assert first.data[0].embedding != first.data[1].embedding
-    assert math.fsum(value * value for value in second.data[0].embedding) == pytest.approx(
-        1.0, abs=1e-5
-    )
+    assert math.fsum(
+        value * value for value in second.data[0].embedding
+    ) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_embeddings_base64_packs_float32(server: LocalLLMServer) -> None:
@@ -428,9 +465,9 @@ def test_rate_limit_window_admits_again(
 
     time.sleep(0.35)
 
-    assert ask_openai(openai_client, "third").choices[0].message.content == expected_chat_answer(
-        "third"
-    )
+    assert ask_openai(openai_client, "third").choices[
+        0
+    ].message.content == expected_chat_answer("third")
 
 
 def test_token_limit_rejects_when_window_full(
@@ -548,9 +585,9 @@ def test_hang_times_out_then_server_serves(server: LocalLLMServer) -> None:
     with pytest.raises(openai.APITimeoutError):
         ask_openai(client, "LLMHANG please")
 
-    assert ask_openai(client, "after the hang").choices[0].message.content == expected_chat_answer(
-        "after the hang"
-    )
+    assert ask_openai(client, "after the hang").choices[
+        0
+    ].message.content == expected_chat_answer("after the hang")
     assert server.stats().hangs == 1
 
 
@@ -568,14 +605,18 @@ def test_stop_ends_hung_request_early() -> None:
     assert time.monotonic() - started < 3.0
 
 
-def test_malformed_marker_breaks_json(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
+def test_malformed_marker_breaks_json(
+    server: LocalLLMServer, openai_client: openai.OpenAI
+) -> None:
     server.configure(malformed_marker="LLMBADJSON")
     response_format: Any = {
         "type": "json_schema",
         "json_schema": {"name": "Order", "schema": Order.model_json_schema()},
     }
 
-    completion = ask_openai(openai_client, "LLMBADJSON order", response_format=response_format)
+    completion = ask_openai(
+        openai_client, "LLMBADJSON order", response_format=response_format
+    )
 
     with pytest.raises(json.JSONDecodeError):
         json.loads(completion.choices[0].message.content or "")
@@ -589,7 +630,10 @@ def test_malformed_plain_answer_is_prose(
 ) -> None:
     server.configure(malformed_rate=1.0)
 
-    assert ask_openai(openai_client, "anything").choices[0].message.content == MALFORMED_PROSE
+    assert (
+        ask_openai(openai_client, "anything").choices[0].message.content
+        == MALFORMED_PROSE
+    )
 
 
 def test_malformed_anthropic_tool_becomes_text(
@@ -599,7 +643,10 @@ def test_malformed_anthropic_tool_becomes_text(
     tool: Any = {"name": "address", "input_schema": Address.model_json_schema()}
 
     message = ask_anthropic(
-        anthropic_client, "tool", tools=[tool], tool_choice={"type": "tool", "name": "address"}
+        anthropic_client,
+        "tool",
+        tools=[tool],
+        tool_choice={"type": "tool", "name": "address"},
     )
 
     assert message.content[0].type == "text"
@@ -607,7 +654,9 @@ def test_malformed_anthropic_tool_becomes_text(
         json.loads(message.content[0].text)
 
 
-def test_latency_delays_answer(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
+def test_latency_delays_answer(
+    server: LocalLLMServer, openai_client: openai.OpenAI
+) -> None:
     server.configure(latency=0.3)
 
     started = time.monotonic()
@@ -631,7 +680,9 @@ def test_latency_range_delays_within_bounds(
 
 
 def test_stats_count_requests_and_tokens(
-    server: LocalLLMServer, openai_client: openai.OpenAI, anthropic_client: anthropic.Anthropic
+    server: LocalLLMServer,
+    openai_client: openai.OpenAI,
+    anthropic_client: anthropic.Anthropic,
 ) -> None:
     server.configure(fail_marker={"LLMFAIL500": 500})
     ask_openai(openai_client, "one")
@@ -642,14 +693,17 @@ def test_stats_count_requests_and_tokens(
     stats = server.stats()
 
     assert stats.requests_total == 3
-    assert stats.requests_by_endpoint == {"POST /v1/chat/completions": 2, "POST /v1/messages": 1}
+    assert stats.requests_by_endpoint == {
+        "POST /v1/chat/completions": 2,
+        "POST /v1/messages": 1,
+    }
     assert stats.responses_by_status == {200: 2, 500: 1}
     assert stats.errors_injected == 1
     assert stats.recent_prompts == ["one", "two", "LLMFAIL500"]
     assert stats.input_tokens == 2
-    assert stats.output_tokens == estimate_tokens(expected_chat_answer("one")) + estimate_tokens(
-        expected_chat_answer("two")
-    )
+    assert stats.output_tokens == estimate_tokens(
+        expected_chat_answer("one")
+    ) + estimate_tokens(expected_chat_answer("two"))
 
 
 def test_recent_prompts_are_bounded() -> None:
@@ -663,7 +717,9 @@ def test_recent_prompts_are_bounded() -> None:
         assert server.stats().recent_prompts == ["b", "c"]
 
 
-def test_admin_stats_returns_json(server: LocalLLMServer, openai_client: openai.OpenAI) -> None:
+def test_admin_stats_returns_json(
+    server: LocalLLMServer, openai_client: openai.OpenAI
+) -> None:
     ask_openai(openai_client, "count me")
 
     status, body = http_request(server, "GET", "/_admin/stats")
@@ -678,7 +734,9 @@ def test_admin_faults_replaces_settings(
 ) -> None:
     server.configure(latency=0.5)
 
-    status, body = http_request(server, "POST", "/_admin/faults", {"fail_marker": {"BOOM": 503}})
+    status, body = http_request(
+        server, "POST", "/_admin/faults", {"fail_marker": {"BOOM": 503}}
+    )
 
     assert status == 200
     assert server.settings.latency == 0.0
@@ -690,8 +748,12 @@ def test_admin_faults_replaces_settings(
 
 
 def test_admin_faults_rejects_invalid_settings(server: LocalLLMServer) -> None:
-    unknown_status, unknown_body = http_request(server, "POST", "/_admin/faults", {"latncy": 1})
-    rate_status, rate_body = http_request(server, "POST", "/_admin/faults", {"error_rate": 2})
+    unknown_status, unknown_body = http_request(
+        server, "POST", "/_admin/faults", {"latncy": 1}
+    )
+    rate_status, rate_body = http_request(
+        server, "POST", "/_admin/faults", {"error_rate": 2}
+    )
 
     assert unknown_status == 400
     assert "latncy" in unknown_body["error"]["message"]
@@ -831,7 +893,12 @@ def test_schema_values_respect_bounds_and_enums() -> None:
             "level": {"type": "integer", "minimum": 3, "maximum": 4},
             "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
             "kind": {"enum": ["x", "y", "z"]},
-            "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+            "items": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "minItems": 2,
+                "maxItems": 2,
+            },
             "maybe": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "mapping": {"type": "object", "additionalProperties": {"type": "boolean"}},
         },

@@ -43,7 +43,9 @@ def metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 def test_span_follows_genai_conventions(server: LocalLLMServer, telemetry: Any) -> None:
     llm_telemetry, exporter, _ = telemetry
 
-    response = make_client(server, "anthropic", telemetry=llm_telemetry).complete("hello", max_tokens=50)
+    response = make_client(server, "anthropic", telemetry=llm_telemetry).complete(
+        "hello", max_tokens=50
+    )
 
     (span,) = exporter.get_finished_spans()
     assert span.name == "chat local-model"
@@ -60,31 +62,46 @@ def test_span_follows_genai_conventions(server: LocalLLMServer, telemetry: Any) 
     assert span.attributes[genai.SERVER_PORT] == server.port
 
 
-def test_metrics_record_tokens_and_duration(server: LocalLLMServer, telemetry: Any) -> None:
+def test_metrics_record_tokens_and_duration(
+    server: LocalLLMServer, telemetry: Any
+) -> None:
     llm_telemetry, _, reader = telemetry
 
     response = make_client(server, telemetry=llm_telemetry).complete("hello")
 
     points = metric_points(reader)
-    token_points = {point.attributes[genai.TOKEN_TYPE]: point.sum for point in points[genai.METRIC_TOKEN_USAGE]}
-    assert token_points == {"input": response.usage.input_tokens, "output": response.usage.output_tokens}
+    token_points = {
+        point.attributes[genai.TOKEN_TYPE]: point.sum
+        for point in points[genai.METRIC_TOKEN_USAGE]
+    }
+    assert token_points == {
+        "input": response.usage.input_tokens,
+        "output": response.usage.output_tokens,
+    }
     (duration,) = points[genai.METRIC_OPERATION_DURATION]
     assert duration.count == 1
     assert duration.attributes[genai.PROVIDER_NAME] == "openai"
 
 
-def test_failed_attempts_carry_error_type(server: LocalLLMServer, telemetry: Any) -> None:
+def test_failed_attempts_carry_error_type(
+    server: LocalLLMServer, telemetry: Any
+) -> None:
     llm_telemetry, exporter, reader = telemetry
     server.configure(fail_marker={"LLMFAIL500": 500})
 
     with pytest.raises(ProviderServerError):
-        make_client(server, telemetry=llm_telemetry, retry_policy=RetryPolicy(max_attempts=2, base_delay=0.01)).complete(
-            "LLMFAIL500"
-        )
+        make_client(
+            server,
+            telemetry=llm_telemetry,
+            retry_policy=RetryPolicy(max_attempts=2, base_delay=0.01),
+        ).complete("LLMFAIL500")
 
     spans = exporter.get_finished_spans()
     assert len(spans) == 2
-    assert all(span.attributes and span.attributes[genai.ERROR_TYPE] == "ProviderServerError" for span in spans)
+    assert all(
+        span.attributes and span.attributes[genai.ERROR_TYPE] == "ProviderServerError"
+        for span in spans
+    )
     durations = metric_points(reader)[genai.METRIC_OPERATION_DURATION]
     assert durations[0].attributes[genai.ERROR_TYPE] == "ProviderServerError"
 

@@ -22,7 +22,9 @@ from llm_kafka import (
 from llm_kafka.testing.llm_server import LocalLLMServer
 from tests.unit.llm_clients import make_client
 
-PRICES = PriceTable({"local-model": ModelPrice(input_per_million=2.0, output_per_million=8.0)})
+PRICES = PriceTable(
+    {"local-model": ModelPrice(input_per_million=2.0, output_per_million=8.0)}
+)
 
 
 class Verdict(BaseModel):
@@ -32,11 +34,15 @@ class Verdict(BaseModel):
 
 def server_tokens(server: LocalLLMServer) -> Usage:
     stats = server.stats().to_dict()
-    return Usage(input_tokens=stats["input_tokens"], output_tokens=stats["output_tokens"])
+    return Usage(
+        input_tokens=stats["input_tokens"], output_tokens=stats["output_tokens"]
+    )
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
-def test_structured_repair_recovers_from_malformed_output(server: LocalLLMServer, provider: str) -> None:
+def test_structured_repair_recovers_from_malformed_output(
+    server: LocalLLMServer, provider: str
+) -> None:
     server.configure(malformed_marker="BROKEN")
     client = make_client(server, provider, prices=PRICES)
 
@@ -59,7 +65,9 @@ def test_repair_sends_validation_errors_back(server: LocalLLMServer) -> None:
     assert "Verdict" in repair_prompt
 
 
-def test_structured_error_after_repairs_keeps_raw_output(server: LocalLLMServer) -> None:
+def test_structured_error_after_repairs_keeps_raw_output(
+    server: LocalLLMServer,
+) -> None:
     server.configure(malformed_rate=1.0)
 
     with pytest.raises(StructuredOutputError) as raised:
@@ -74,14 +82,18 @@ def test_no_repair_when_disabled(server: LocalLLMServer) -> None:
     server.configure(malformed_marker="BROKEN")
 
     with pytest.raises(StructuredOutputError):
-        make_client(server, repair_attempts=0).structured("BROKEN answer please", Verdict)
+        make_client(server, repair_attempts=0).structured(
+            "BROKEN answer please", Verdict
+        )
     assert server.stats().to_dict()["requests_total"] == 1
 
 
 def test_cost_follows_price_table(server: LocalLLMServer) -> None:
     response = make_client(server, prices=PRICES).complete("price this call")
 
-    expected = (response.usage.input_tokens * 2.0 + response.usage.output_tokens * 8.0) / 1_000_000
+    expected = (
+        response.usage.input_tokens * 2.0 + response.usage.output_tokens * 8.0
+    ) / 1_000_000
     assert response.cost == pytest.approx(expected)
     assert response.cost > 0
 
@@ -91,9 +103,13 @@ def test_cost_is_none_without_price(server: LocalLLMServer) -> None:
 
 
 def test_cached_input_tokens_have_own_price() -> None:
-    price = ModelPrice(input_per_million=10.0, output_per_million=20.0, cached_input_per_million=1.0)
+    price = ModelPrice(
+        input_per_million=10.0, output_per_million=20.0, cached_input_per_million=1.0
+    )
 
-    cost = price.cost(Usage(input_tokens=1000, output_tokens=100, cached_input_tokens=400))
+    cost = price.cost(
+        Usage(input_tokens=1000, output_tokens=100, cached_input_tokens=400)
+    )
 
     assert cost == pytest.approx((600 * 10.0 + 400 * 1.0 + 100 * 20.0) / 1_000_000)
 
@@ -132,7 +148,9 @@ def test_usage_tracker_follows_async_tasks_and_threads(server: LocalLLMServer) -
     with tracker.activate():
         asyncio.run(handle())
         with ThreadPoolExecutor(1) as pool:
-            pool.submit(contextvars.copy_context().run, client.complete, "four").result()
+            pool.submit(
+                contextvars.copy_context().run, client.complete, "four"
+            ).result()
         assert current_usage() == tracker.summary()
 
     assert tracker.summary().calls == 4

@@ -38,9 +38,13 @@ def test_parse_reads_default_envelope() -> None:
 
 def test_output_keeps_id_original_and_metadata() -> None:
     message_format = MessageFormat()
-    message = message_format.parse(b'{"id": "7", "content": "hi", "metadata": {"k": "v"}}')
+    message = message_format.parse(
+        b'{"id": "7", "content": "hi", "metadata": {"k": "v"}}'
+    )
 
-    output = message_format.build_output(message, {"answer": 1}, {"processor": "P", "processing_time_ms": 1.0})
+    output = message_format.build_output(
+        message, {"answer": 1}, {"processor": "P", "processing_time_ms": 1.0}
+    )
 
     assert output.model_dump() == {
         "id": "7",

@@ -56,10 +56,14 @@ def test_forgotten_partition_ignores_late_completion() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    offsets=st.lists(st.integers(min_value=0, max_value=200), min_size=1, max_size=60, unique=True),
+    offsets=st.lists(
+        st.integers(min_value=0, max_value=200), min_size=1, max_size=60, unique=True
+    ),
     data=st.data(),
 )
-def test_commit_never_passes_unfinished_offset(offsets: list[int], data: st.DataObject) -> None:
+def test_commit_never_passes_unfinished_offset(
+    offsets: list[int], data: st.DataObject
+) -> None:
     offsets.sort()  # a partition delivers offsets in increasing order, with gaps
     tracker = OffsetTracker()
     for offset in offsets:

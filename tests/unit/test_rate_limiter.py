@@ -25,12 +25,18 @@ class FakeClock:
 
 
 def limiter(clock: FakeClock, **limits: int) -> RateLimiter:
-    return RateLimiter("test", RateLimits(**limits), clock=clock, wall_clock=lambda: 5000.0 + clock.now)
+    return RateLimiter(
+        "test", RateLimits(**limits), clock=clock, wall_clock=lambda: 5000.0 + clock.now
+    )
 
 
-def reserve(rate_limiter: RateLimiter, input_tokens: int = 0, output_tokens: int = 0) -> Reservation:
+def reserve(
+    rate_limiter: RateLimiter, input_tokens: int = 0, output_tokens: int = 0
+) -> Reservation:
     result = rate_limiter.try_acquire(input_tokens, output_tokens)
-    assert isinstance(result, Reservation), f"expected a reservation, got a wait of {result}s"
+    assert isinstance(result, Reservation), (
+        f"expected a reservation, got a wait of {result}s"
+    )
     return result
 
 
@@ -104,7 +110,10 @@ def test_openai_spent_requests_wait_for_reset() -> None:
     clock = FakeClock()
     limited = limiter(clock)
     reservation = reserve(limited)
-    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1.5s"}
+    headers = {
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1.5s",
+    }
 
     limited.settle(reservation, Usage(), headers)
 
@@ -116,10 +125,15 @@ def test_anthropic_spent_output_waits_for_reset() -> None:
     limited = limiter(clock)
     reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(5000.0 + clock.now + 20))
     limited.observe_headers(
-        {"anthropic-ratelimit-output-tokens-remaining": "0", "anthropic-ratelimit-output-tokens-reset": reset}
+        {
+            "anthropic-ratelimit-output-tokens-remaining": "0",
+            "anthropic-ratelimit-output-tokens-reset": reset,
+        }
     )
 
-    assert limited.wait_time(input_tokens=10, output_tokens=10) == pytest.approx(20 + CLOCK_MARGIN_SECONDS, abs=1)
+    assert limited.wait_time(input_tokens=10, output_tokens=10) == pytest.approx(
+        20 + CLOCK_MARGIN_SECONDS, abs=1
+    )
     assert limited.wait_time(input_tokens=10, output_tokens=0) == 0.0
 
 
@@ -128,7 +142,10 @@ def test_headers_count_other_requests_in_flight() -> None:
     limited = limiter(clock)
     first = reserve(limited)
     reserve(limited)
-    headers = {"x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "30s"}
+    headers = {
+        "x-ratelimit-remaining-requests": "1",
+        "x-ratelimit-reset-requests": "30s",
+    }
 
     limited.settle(first, Usage(), headers)
 
@@ -166,7 +183,10 @@ def test_aacquire_waits_without_blocking_loop() -> None:
     assert ticks >= 5
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("250ms", 0.25), ("1.5s", 1.5), ("6m0s", 360.0), ("1h2m", 3720.0)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("250ms", 0.25), ("1.5s", 1.5), ("6m0s", 360.0), ("1h2m", 3720.0)],
+)
 def test_parse_duration_reads_openai_format(text: str, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 

@@ -42,5 +42,7 @@ def test_plugin_provider_serves_client() -> None:
 
 
 def test_unknown_provider_lists_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="registered providers: anthropic, openai"):
+    with pytest.raises(
+        ConfigurationError, match="registered providers: anthropic, openai"
+    ):
         LLMClient("nope", "m", registry=ProviderRegistry(load_entry_points=False))

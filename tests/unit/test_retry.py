@@ -54,7 +54,9 @@ def test_retryable_error_gives_up_after_max_attempts() -> None:
         raise ProviderServerError("down")
 
     with pytest.raises(ProviderServerError) as raised:
-        call_with_retry(RetryPolicy(max_attempts=3, base_delay=0), fail, sleep=lambda _: None)
+        call_with_retry(
+            RetryPolicy(max_attempts=3, base_delay=0), fail, sleep=lambda _: None
+        )
     assert len(calls) == 3
     assert raised.value.attempts == 3
 

@@ -34,11 +34,15 @@ class AnthropicMessagesProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self._client: Any
         self._async_client: Any
-        self._client, self._async_client = sdk_clients(settings, self.name, anthropic.Anthropic, anthropic.AsyncAnthropic)
+        self._client, self._async_client = sdk_clients(
+            settings, self.name, anthropic.Anthropic, anthropic.AsyncAnthropic
+        )
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         try:
-            raw = self._client.messages.with_raw_response.create(**self._arguments(request))
+            raw = self._client.messages.with_raw_response.create(
+                **self._arguments(request)
+            )
             message = raw.parse()
         except anthropic.AnthropicError as error:
             raise self._error(request, error) from error
@@ -46,7 +50,9 @@ class AnthropicMessagesProvider:
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         try:
-            raw = await self._async_client.messages.with_raw_response.create(**self._arguments(request))
+            raw = await self._async_client.messages.with_raw_response.create(
+                **self._arguments(request)
+            )
             message = raw.parse()
             if inspect.isawaitable(message):
                 message = await message
@@ -58,7 +64,9 @@ class AnthropicMessagesProvider:
         arguments: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [
+                {"role": m.role, "content": m.content} for m in request.messages
+            ],
         }
         if request.system:
             arguments["system"] = request.system
@@ -77,7 +85,9 @@ class AnthropicMessagesProvider:
             arguments["tool_choice"] = {"type": "tool", "name": request.schema_name}
         return arguments
 
-    def _response(self, request: LLMRequest, message: Any, headers: dict[str, str]) -> LLMResponse:
+    def _response(
+        self, request: LLMRequest, message: Any, headers: dict[str, str]
+    ) -> LLMResponse:
         parts: list[str] = []
         for block in message.content:
             if block.type == "tool_use":
@@ -91,7 +101,9 @@ class AnthropicMessagesProvider:
             provider=self.name,
             usage=_usage(message.usage),
             finish_reason=message.stop_reason,
-            refusal=(text or "the model refused to answer") if message.stop_reason == "refusal" else None,
+            refusal=(text or "the model refused to answer")
+            if message.stop_reason == "refusal"
+            else None,
             headers=headers,
         )
 

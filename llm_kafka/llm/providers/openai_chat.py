@@ -37,11 +37,15 @@ class OpenAIChatProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self._client: Any
         self._async_client: Any
-        self._client, self._async_client = sdk_clients(settings, self.name, openai.OpenAI, openai.AsyncOpenAI)
+        self._client, self._async_client = sdk_clients(
+            settings, self.name, openai.OpenAI, openai.AsyncOpenAI
+        )
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         try:
-            raw = self._client.chat.completions.with_raw_response.create(**self._arguments(request))
+            raw = self._client.chat.completions.with_raw_response.create(
+                **self._arguments(request)
+            )
             completion = raw.parse()
         except openai.OpenAIError as error:
             raise self._error(request.model, error) from error
@@ -49,7 +53,9 @@ class OpenAIChatProvider:
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse:
         try:
-            raw = await self._async_client.chat.completions.with_raw_response.create(**self._arguments(request))
+            raw = await self._async_client.chat.completions.with_raw_response.create(
+                **self._arguments(request)
+            )
             completion = raw.parse()
             if inspect.isawaitable(completion):
                 completion = await completion
@@ -59,7 +65,9 @@ class OpenAIChatProvider:
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         try:
-            raw = self._client.embeddings.with_raw_response.create(**self._embedding_arguments(request))
+            raw = self._client.embeddings.with_raw_response.create(
+                **self._embedding_arguments(request)
+            )
             result = raw.parse()
         except openai.OpenAIError as error:
             raise self._error(request.model, error) from error
@@ -67,7 +75,9 @@ class OpenAIChatProvider:
 
     async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         try:
-            raw = await self._async_client.embeddings.with_raw_response.create(**self._embedding_arguments(request))
+            raw = await self._async_client.embeddings.with_raw_response.create(
+                **self._embedding_arguments(request)
+            )
             result = raw.parse()
             if inspect.isawaitable(result):
                 result = await result
@@ -79,7 +89,9 @@ class OpenAIChatProvider:
         messages: list[dict[str, str]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+        messages.extend(
+            {"role": m.role, "content": m.content} for m in request.messages
+        )
 
         arguments: dict[str, Any] = {
             "model": request.model,
@@ -93,11 +105,16 @@ class OpenAIChatProvider:
         if request.json_schema is not None:
             arguments["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.json_schema},
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": request.json_schema,
+                },
             }
         return arguments
 
-    def _response(self, request: LLMRequest, completion: Any, headers: dict[str, str]) -> LLMResponse:
+    def _response(
+        self, request: LLMRequest, completion: Any, headers: dict[str, str]
+    ) -> LLMResponse:
         choice = completion.choices[0]
         message = choice.message
         return LLMResponse(
@@ -112,17 +129,25 @@ class OpenAIChatProvider:
 
     @staticmethod
     def _embedding_arguments(request: EmbeddingRequest) -> dict[str, Any]:
-        arguments: dict[str, Any] = {"model": request.model, "input": list(request.inputs), "encoding_format": "float"}
+        arguments: dict[str, Any] = {
+            "model": request.model,
+            "input": list(request.inputs),
+            "encoding_format": "float",
+        }
         if request.dimensions is not None:
             arguments["dimensions"] = request.dimensions
         if request.timeout is not None:
             arguments["timeout"] = request.timeout
         return arguments
 
-    def _embedding_response(self, request: EmbeddingRequest, result: Any, headers: dict[str, str]) -> EmbeddingResponse:
+    def _embedding_response(
+        self, request: EmbeddingRequest, result: Any, headers: dict[str, str]
+    ) -> EmbeddingResponse:
         ordered = sorted(result.data, key=lambda item: item.index)
         return EmbeddingResponse(
-            vectors=tuple(tuple(float(value) for value in item.embedding) for item in ordered),
+            vectors=tuple(
+                tuple(float(value) for value in item.embedding) for item in ordered
+            ),
             model=result.model or request.model,
             provider=self.name,
             usage=Usage(input_tokens=getattr(result.usage, "prompt_tokens", 0) or 0),

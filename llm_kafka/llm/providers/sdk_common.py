@@ -45,17 +45,23 @@ _QUOTA_CODES = frozenset(
         "contract_spend_limit_reached",
     }
 )
-_QUOTA_TEXT = re.compile(r"exceeded your current quota|credit balance is too low", re.IGNORECASE)
+_QUOTA_TEXT = re.compile(
+    r"exceeded your current quota|credit balance is too low", re.IGNORECASE
+)
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 _CONTEXT_TEXT = re.compile(
     r"maximum context length|context window|context length|prompt is too long|too many (input )?tokens",
     re.IGNORECASE,
 )
 _CONTENT_FILTER_CODES = frozenset({"content_filter", "content_policy_violation"})
-_CONTENT_FILTER_TEXT = re.compile(r"content management policy|content filter", re.IGNORECASE)
+_CONTENT_FILTER_TEXT = re.compile(
+    r"content management policy|content filter", re.IGNORECASE
+)
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+def parse_retry_after(
+    headers: Mapping[str, str] | None, now: float | None = None
+) -> float | None:
     """Return the server's requested wait in seconds, from ``retry-after-ms`` or ``retry-after``.
 
     ``retry-after`` may be seconds or an HTTP date. Returns None when neither header is usable.
@@ -109,7 +115,13 @@ def error_for_status(
 
     error: LLMProviderError
     if error_class is RateLimitError:
-        error = RateLimitError(text, retry_after=retry_after, provider=provider, model=model, status_code=status)
+        error = RateLimitError(
+            text,
+            retry_after=retry_after,
+            provider=provider,
+            model=model,
+            status_code=status,
+        )
     else:
         error = error_class(text, provider=provider, model=model, status_code=status)
         error.retry_after = retry_after
@@ -124,7 +136,11 @@ def _classify(status: int, message: str, kinds: set[str]) -> type[LLMProviderErr
         return ProviderOverloadedError
     if status == 429 or "rate_limit_error" in kinds:
         return RateLimitError
-    if status in (401, 403) or kinds & {"authentication_error", "permission_error", "invalid_api_key"}:
+    if status in (401, 403) or kinds & {
+        "authentication_error",
+        "permission_error",
+        "invalid_api_key",
+    }:
         return AuthenticationError
     if status == 404 or "model_not_found" in kinds:
         # On a completion endpoint a 404 means the model is unknown or the key cannot use it
@@ -156,16 +172,22 @@ def _body_fields(body: object) -> tuple[str | None, str | None]:
     )
 
 
-def error_from_sdk(error: Exception, sdk: ModuleType, *, provider: str, model: str) -> LLMProviderError:
+def error_from_sdk(
+    error: Exception, sdk: ModuleType, *, provider: str, model: str
+) -> LLMProviderError:
     """Return the typed error for an exception raised by the ``openai`` or ``anthropic`` SDK.
 
     Both SDKs name their exceptions alike: ``APITimeoutError``, ``APIConnectionError`` (its
     parent) and ``APIStatusError`` with ``status_code``, ``body`` and ``response.headers``.
     """
     if isinstance(error, sdk.APITimeoutError):
-        return ProviderTimeoutError(f"{provider} call timed out: {error}", provider=provider, model=model)
+        return ProviderTimeoutError(
+            f"{provider} call timed out: {error}", provider=provider, model=model
+        )
     if isinstance(error, sdk.APIConnectionError):
-        return ProviderConnectionError(f"{provider} is not reachable: {error}", provider=provider, model=model)
+        return ProviderConnectionError(
+            f"{provider} is not reachable: {error}", provider=provider, model=model
+        )
     if isinstance(error, sdk.APIStatusError):
         headers = dict(error.response.headers)
         error_type, error_code = _body_fields(getattr(error, "body", None))
@@ -178,7 +200,9 @@ def error_from_sdk(error: Exception, sdk: ModuleType, *, provider: str, model: s
             error_type=error_type,
             error_code=error_code,
         )
-    return LLMProviderError(f"{provider} call failed: {error}", provider=provider, model=model)
+    return LLMProviderError(
+        f"{provider} call failed: {error}", provider=provider, model=model
+    )
 
 
 def sdk_client_options(settings: ProviderSettings) -> dict[str, Any]:
@@ -207,7 +231,9 @@ def sdk_clients(
     for client in (user_client, user_async_client):
         if client is not None:
             warn_if_sdk_retries(client, provider)
-    return user_client or sync_factory(**common), user_async_client or async_factory(**common)
+    return user_client or sync_factory(**common), user_async_client or async_factory(
+        **common
+    )
 
 
 def warn_if_sdk_retries(client: object, provider: str) -> None:

@@ -61,10 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="delay per response in seconds, or MIN,MAX for a uniform random delay (default 0)",
     )
     timing.add_argument(
-        "--seed", type=int, default=0, help="seed for random latency and fault rates (default 0)"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for random latency and fault rates (default 0)",
     )
     timing.add_argument(
-        "--rpm", type=int, default=None, help="requests admitted per window (default: no limit)"
+        "--rpm",
+        type=int,
+        default=None,
+        help="requests admitted per window (default: no limit)",
     )
     timing.add_argument(
         "--tpm",
@@ -113,7 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of first model requests that fail (default 0)",
     )
     errors.add_argument(
-        "--fail-first-status", type=int, default=500, help="status for --fail-first-n (default 500)"
+        "--fail-first-status",
+        type=int,
+        default=500,
+        help="status for --fail-first-n (default 500)",
     )
 
     broken = parser.add_argument_group("hangs and malformed answers")
@@ -139,12 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability of truncated JSON or prose instead of the requested format (default 0)",
     )
     broken.add_argument(
-        "--malformed-marker", default=None, help="prompt substring that makes the answer malformed"
+        "--malformed-marker",
+        default=None,
+        help="prompt substring that makes the answer malformed",
     )
 
     provider = parser.add_argument_group("provider errors")
     provider.add_argument(
-        "--refusal-marker", default=None, help="prompt substring that makes the model refuse"
+        "--refusal-marker",
+        default=None,
+        help="prompt substring that makes the model refuse",
     )
     provider.add_argument(
         "--context-window",
@@ -198,10 +211,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(
-        level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=arguments.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        server = LocalLLMServer(port=arguments.port, **settings_from_arguments(arguments))
+        server = LocalLLMServer(
+            port=arguments.port, **settings_from_arguments(arguments)
+        )
     except ValueError as error:
         parser.error(str(error))
 

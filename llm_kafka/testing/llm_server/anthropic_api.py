@@ -35,11 +35,19 @@ def parse_message_request(body: dict[str, Any]) -> ChatRequest:
             400, "missing 'model': give any non-empty model name, such as 'local-chat'"
         )
     max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise RequestError(400, f"invalid 'max_tokens' {max_tokens!r}: expected an integer >= 1")
+    if (
+        not isinstance(max_tokens, int)
+        or isinstance(max_tokens, bool)
+        or max_tokens < 1
+    ):
+        raise RequestError(
+            400, f"invalid 'max_tokens' {max_tokens!r}: expected an integer >= 1"
+        )
     texts, prompt = message_texts(body, _content_text)
     system_text = _content_text(body.get("system"))
-    input_tokens = estimate_tokens(system_text) + sum(estimate_tokens(text) for text in texts)
+    input_tokens = estimate_tokens(system_text) + sum(
+        estimate_tokens(text) for text in texts
+    )
 
     schema, tool_name = _structured_target(body)
     return ChatRequest(
@@ -70,7 +78,9 @@ def _content_text(content: Any) -> str:
     return "\n".join(parts)
 
 
-def _structured_target(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def _structured_target(
+    body: dict[str, Any],
+) -> tuple[dict[str, Any] | None, str | None]:
     """Return (schema, forced tool name) from a forced tool or a JSON output format."""
     tools = body.get("tools")
     tool_choice = body.get("tool_choice")
@@ -82,7 +92,9 @@ def _structured_target(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str
             return schema, str(tool.get("name", ""))
 
     output_config = body.get("output_config")
-    output_format = output_config.get("format") if isinstance(output_config, dict) else None
+    output_format = (
+        output_config.get("format") if isinstance(output_config, dict) else None
+    )
     output_format = output_format or body.get("output_format")
     if isinstance(output_format, dict) and output_format.get("type") == "json_schema":
         schema = output_format.get("schema")
@@ -178,7 +190,8 @@ def message_events(request: ChatRequest, answer: ChatAnswer) -> Iterator[bytes]:
     for piece in split_into_chunks(text):
         delta = {"type": delta_type, delta_key: piece}
         yield _sse(
-            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": delta},
         )
     yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
 
@@ -216,7 +229,9 @@ def _message_start(request: ChatRequest) -> bytes:
 
 def context_length_error(context_window: int, requested: int) -> dict[str, Any]:
     """Return the 400 body Anthropic sends when the prompt does not fit the context window."""
-    return error_body(400, f"prompt is too long: {requested} tokens > {context_window} maximum")
+    return error_body(
+        400, f"prompt is too long: {requested} tokens > {context_window} maximum"
+    )
 
 
 def quota_error() -> dict[str, Any]:
@@ -260,17 +275,23 @@ def rate_limit_headers(state: RateLimitState) -> dict[str, str]:
     now = time.time()
     if state.request_limit is not None:
         headers["anthropic-ratelimit-requests-limit"] = str(state.request_limit)
-        headers["anthropic-ratelimit-requests-remaining"] = str(state.requests_remaining)
+        headers["anthropic-ratelimit-requests-remaining"] = str(
+            state.requests_remaining
+        )
         headers["anthropic-ratelimit-requests-reset"] = _timestamp(
             now + state.requests_reset_seconds
         )
     if state.token_limit is not None:
         headers["anthropic-ratelimit-tokens-limit"] = str(state.token_limit)
         headers["anthropic-ratelimit-tokens-remaining"] = str(state.tokens_remaining)
-        headers["anthropic-ratelimit-tokens-reset"] = _timestamp(now + state.tokens_reset_seconds)
+        headers["anthropic-ratelimit-tokens-reset"] = _timestamp(
+            now + state.tokens_reset_seconds
+        )
     return headers
 
 
 def _timestamp(epoch_seconds: float) -> str:
-    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).replace(microsecond=0)
+    moment = datetime.fromtimestamp(epoch_seconds, tz=timezone.utc).replace(
+        microsecond=0
+    )
     return moment.isoformat().replace("+00:00", "Z")

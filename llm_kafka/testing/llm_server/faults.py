@@ -90,7 +90,9 @@ class FaultSettings:
         object.__setattr__(self, "fail_marker", dict(self.fail_marker))
         object.__setattr__(self, "error_statuses", tuple(self.error_statuses))
         if isinstance(self.latency, (list, tuple)):
-            object.__setattr__(self, "latency", (float(self.latency[0]), float(self.latency[1])))
+            object.__setattr__(
+                self, "latency", (float(self.latency[0]), float(self.latency[1]))
+            )
         _validate(self)
 
     @classmethod
@@ -103,7 +105,9 @@ class FaultSettings:
         names = {item.name for item in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
-            raise ValueError(f"unknown fault setting(s) {unknown}: valid names are {sorted(names)}")
+            raise ValueError(
+                f"unknown fault setting(s) {unknown}: valid names are {sorted(names)}"
+            )
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,7 +132,9 @@ def _validate(settings: FaultSettings) -> None:
     for name in ("error_rate", "overloaded_rate", "hang_rate", "malformed_rate"):
         value = getattr(settings, name)
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"invalid {name} {value}: expected a probability in [0, 1]")
+            raise ValueError(
+                f"invalid {name} {value}: expected a probability in [0, 1]"
+            )
 
     for name in ("requests_per_minute", "tokens_per_minute"):
         limit = getattr(settings, name)
@@ -137,28 +143,40 @@ def _validate(settings: FaultSettings) -> None:
                 f"invalid {name} {limit}: expected an integer >= 1, or None for no limit"
             )
     if settings.window_seconds <= 0:
-        raise ValueError(f"invalid window_seconds {settings.window_seconds}: expected seconds > 0")
+        raise ValueError(
+            f"invalid window_seconds {settings.window_seconds}: expected seconds > 0"
+        )
     if settings.hang_seconds < 0:
-        raise ValueError(f"invalid hang_seconds {settings.hang_seconds}: expected seconds >= 0")
+        raise ValueError(
+            f"invalid hang_seconds {settings.hang_seconds}: expected seconds >= 0"
+        )
     if settings.context_window is not None and settings.context_window < 1:
         raise ValueError(
             f"invalid context_window {settings.context_window}: expected an integer >= 1, or None"
         )
     if settings.fail_first_n < 0:
-        raise ValueError(f"invalid fail_first_n {settings.fail_first_n}: expected an integer >= 0")
+        raise ValueError(
+            f"invalid fail_first_n {settings.fail_first_n}: expected an integer >= 0"
+        )
 
     statuses = list(settings.error_statuses) + [settings.fail_first_status]
     statuses += list(settings.fail_marker.values())
     for status in statuses:
         if not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"invalid error status {status!r}: expected an HTTP status in 400-599")
+            raise ValueError(
+                f"invalid error status {status!r}: expected an HTTP status in 400-599"
+            )
     if settings.error_rate > 0 and not settings.error_statuses:
-        raise ValueError("error_rate is set but error_statuses is empty: list at least one status")
+        raise ValueError(
+            "error_rate is set but error_statuses is empty: list at least one status"
+        )
     markers = [*settings.fail_marker, settings.hang_marker, settings.malformed_marker]
     markers += [settings.refusal_marker, settings.stream_overloaded_marker]
     for marker in markers:
         if marker == "":
-            raise ValueError("invalid marker '': an empty marker would match every prompt")
+            raise ValueError(
+                "invalid marker '': an empty marker would match every prompt"
+            )
 
 
 @dataclass(frozen=True)
@@ -216,7 +234,9 @@ class FaultInjector:
         with self._lock:
             self._limiter.add_tokens(tokens)
 
-    def decide(self, prompt: str, input_tokens: int, flavor: ApiFlavor) -> FaultDecision:
+    def decide(
+        self, prompt: str, input_tokens: int, flavor: ApiFlavor
+    ) -> FaultDecision:
         """Decide latency and faults for one model request with the given prompt."""
         with self._lock:
             settings = self._settings
@@ -238,7 +258,9 @@ class FaultInjector:
                 self._failed_first += 1
 
         def error(status: int, reason: str) -> FaultDecision:
-            retry_after = MARKER_RETRY_AFTER_SECONDS if status == RATE_LIMIT_STATUS else None
+            retry_after = (
+                MARKER_RETRY_AFTER_SECONDS if status == RATE_LIMIT_STATUS else None
+            )
             return FaultDecision(
                 latency_seconds=latency,
                 status=status,
@@ -248,14 +270,20 @@ class FaultInjector:
             )
 
         if fail_first:
-            return error(settings.fail_first_status, "injected failure: fail_first_n is set")
+            return error(
+                settings.fail_first_status, "injected failure: fail_first_n is set"
+            )
         for marker, status in settings.fail_marker.items():
             if marker in prompt:
-                return error(status, f"injected failure: prompt contains marker {marker!r}")
+                return error(
+                    status, f"injected failure: prompt contains marker {marker!r}"
+                )
         if (settings.hang_marker is not None and settings.hang_marker in prompt) or (
             hang_roll < settings.hang_rate
         ):
-            return FaultDecision(latency_seconds=latency, hang=True, rate_limit=rate_limit)
+            return FaultDecision(
+                latency_seconds=latency, hang=True, rate_limit=rate_limit
+            )
         if flavor == "anthropic" and overloaded_roll < settings.overloaded_rate:
             return error(OVERLOADED_STATUS, "injected failure: overloaded_rate")
         if error_roll < settings.error_rate:
@@ -264,9 +292,12 @@ class FaultInjector:
             return error(status, "injected failure: error_rate")
 
         malformed = (
-            settings.malformed_marker is not None and settings.malformed_marker in prompt
+            settings.malformed_marker is not None
+            and settings.malformed_marker in prompt
         ) or malformed_roll < settings.malformed_rate
-        return FaultDecision(latency_seconds=latency, malformed=malformed, rate_limit=rate_limit)
+        return FaultDecision(
+            latency_seconds=latency, malformed=malformed, rate_limit=rate_limit
+        )
 
     def _draw_latency(self, settings: FaultSettings) -> float:
         if isinstance(settings.latency, tuple):

@@ -40,10 +40,14 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
 
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise RequestError(400, f"invalid max_tokens {max_tokens!r}: expected an integer >= 1")
+        raise RequestError(
+            400, f"invalid max_tokens {max_tokens!r}: expected an integer >= 1"
+        )
 
     stream_options = body.get("stream_options")
-    include_usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
+    include_usage = isinstance(stream_options, dict) and bool(
+        stream_options.get("include_usage")
+    )
     schema, tool_name, json_object = _structured_target(body)
     return ChatRequest(
         model=model,
@@ -83,7 +87,9 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _structured_target(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, bool]:
+def _structured_target(
+    body: dict[str, Any],
+) -> tuple[dict[str, Any] | None, str | None, bool]:
     """Return (schema, forced tool name, json_object flag) that the answer must satisfy."""
     tools = body.get("tools")
     tool_choice = body.get("tool_choice")
@@ -121,7 +127,9 @@ def _forced_tool(tools: list[Any], tool_choice: Any) -> dict[str, Any]:
         for tool in tools:
             if isinstance(tool, dict) and tool.get("function", {}).get("name") == name:
                 return tool
-        raise RequestError(400, f"invalid 'tool_choice': no tool named {name!r} in 'tools'")
+        raise RequestError(
+            400, f"invalid 'tool_choice': no tool named {name!r} in 'tools'"
+        )
     raise RequestError(
         400,
         f"invalid 'tool_choice' {tool_choice!r}: expected 'auto', 'none', 'required' "
@@ -139,7 +147,12 @@ def _message(answer: ChatAnswer) -> dict[str, Any]:
         "type": "function",
         "function": {"name": answer.tool_name, "arguments": answer.text},
     }
-    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [tool_call]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "tool_calls": [tool_call],
+    }
 
 
 def _finish_reason(answer: ChatAnswer) -> str:
@@ -185,10 +198,17 @@ def chat_completion_events(request: ChatRequest, answer: ChatAnswer) -> Iterator
         "model": request.model,
         "system_fingerprint": "local-llm",
     }
-    usage_field: dict[str, Any] = {"usage": None} if request.include_usage_in_stream else {}
+    usage_field: dict[str, Any] = (
+        {"usage": None} if request.include_usage_in_stream else {}
+    )
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        choice = {
+            "index": 0,
+            "delta": delta,
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }
         return _sse({**base, "choices": [choice], **usage_field})
 
     pieces = split_into_chunks(answer.text)
@@ -206,7 +226,9 @@ def chat_completion_events(request: ChatRequest, answer: ChatAnswer) -> Iterator
         }
         yield chunk({"role": "assistant", "content": None, "tool_calls": [opening]})
         for piece in pieces:
-            yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            yield chunk(
+                {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+            )
     yield chunk({}, _finish_reason(answer))
 
     if request.include_usage_in_stream:
@@ -241,14 +263,19 @@ def parse_embedding_request(body: dict[str, Any]) -> EmbeddingRequest:
     ):
         inputs = [json.dumps(raw_input)]
     elif isinstance(raw_input, list) and raw_input:
-        inputs = [item if isinstance(item, str) else json.dumps(item) for item in raw_input]
+        inputs = [
+            item if isinstance(item, str) else json.dumps(item) for item in raw_input
+        ]
     else:
         raise RequestError(
             400, "invalid 'input': expected a string or a non-empty array of strings"
         )
 
     dimensions = body.get("dimensions", DEFAULT_EMBEDDING_DIMENSIONS)
-    if not isinstance(dimensions, int) or not 1 <= dimensions <= MAX_EMBEDDING_DIMENSIONS:
+    if (
+        not isinstance(dimensions, int)
+        or not 1 <= dimensions <= MAX_EMBEDDING_DIMENSIONS
+    ):
         raise RequestError(
             400,
             f"invalid 'dimensions' {dimensions!r}: "
@@ -257,18 +284,23 @@ def parse_embedding_request(body: dict[str, Any]) -> EmbeddingRequest:
     encoding_format = body.get("encoding_format", "float")
     if encoding_format not in ("float", "base64"):
         raise RequestError(
-            400, f"invalid 'encoding_format' {encoding_format!r}: expected 'float' or 'base64'"
+            400,
+            f"invalid 'encoding_format' {encoding_format!r}: expected 'float' or 'base64'",
         )
     return EmbeddingRequest(model, inputs, dimensions, str(encoding_format))
 
 
-def embeddings_body(request: EmbeddingRequest, vectors: list[list[float]]) -> dict[str, Any]:
+def embeddings_body(
+    request: EmbeddingRequest, vectors: list[list[float]]
+) -> dict[str, Any]:
     """Return the embeddings list; base64 encoding packs little-endian float32 values."""
     data: list[dict[str, Any]] = []
     for index, vector in enumerate(vectors):
         embedding: list[float] | str = vector
         if request.encoding_format == "base64":
-            embedding = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+            embedding = base64.b64encode(
+                struct.pack(f"<{len(vector)}f", *vector)
+            ).decode("ascii")
         data.append({"object": "embedding", "index": index, "embedding": embedding})
     tokens = sum(estimate_tokens(text) for text in request.inputs)
     return {
@@ -282,7 +314,8 @@ def embeddings_body(request: EmbeddingRequest, vectors: list[list[float]]) -> di
 def models_body() -> dict[str, Any]:
     """Return the `GET /v1/models` list."""
     models = [
-        {"id": name, "object": "model", "created": 0, "owned_by": "llm-kafka"} for name in MODEL_IDS
+        {"id": name, "object": "model", "created": 0, "owned_by": "llm-kafka"}
+        for name in MODEL_IDS
     ]
     return {"object": "list", "data": models}
 
@@ -342,11 +375,15 @@ def rate_limit_headers(state: RateLimitState) -> dict[str, str]:
     if state.request_limit is not None:
         headers["x-ratelimit-limit-requests"] = str(state.request_limit)
         headers["x-ratelimit-remaining-requests"] = str(state.requests_remaining)
-        headers["x-ratelimit-reset-requests"] = format_duration(state.requests_reset_seconds)
+        headers["x-ratelimit-reset-requests"] = format_duration(
+            state.requests_reset_seconds
+        )
     if state.token_limit is not None:
         headers["x-ratelimit-limit-tokens"] = str(state.token_limit)
         headers["x-ratelimit-remaining-tokens"] = str(state.tokens_remaining)
-        headers["x-ratelimit-reset-tokens"] = format_duration(state.tokens_reset_seconds)
+        headers["x-ratelimit-reset-tokens"] = format_duration(
+            state.tokens_reset_seconds
+        )
     return headers
 
 

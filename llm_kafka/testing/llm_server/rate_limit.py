@@ -117,7 +117,9 @@ class SlidingWindowLimiter:
                 return max(0.0, timestamp + self.window_seconds - now)
         return self.window_seconds
 
-    def _state(self, now: float, *, allowed: bool, retry_after: float) -> RateLimitState:
+    def _state(
+        self, now: float, *, allowed: bool, retry_after: float
+    ) -> RateLimitState:
         requests_remaining = None
         if self.request_limit is not None:
             requests_remaining = max(0, self.request_limit - len(self._request_times))
@@ -128,10 +130,14 @@ class SlidingWindowLimiter:
 
         requests_reset = 0.0
         if self._request_times:
-            requests_reset = max(0.0, self._request_times[0] + self.window_seconds - now)
+            requests_reset = max(
+                0.0, self._request_times[0] + self.window_seconds - now
+            )
         tokens_reset = 0.0
         if self._token_entries:
-            tokens_reset = max(0.0, self._token_entries[0][0] + self.window_seconds - now)
+            tokens_reset = max(
+                0.0, self._token_entries[0][0] + self.window_seconds - now
+            )
 
         return RateLimitState(
             allowed=allowed,

@@ -20,7 +20,9 @@ from llm_kafka.testing.llm_server.schema_values import generate_from_schema
 CHARS_PER_TOKEN = 4
 PREVIEW_WORDS = 8
 DEFAULT_EMBEDDING_DIMENSIONS = 64
-MALFORMED_PROSE = "Sorry, I cannot give that answer as JSON. Here is some prose instead."
+MALFORMED_PROSE = (
+    "Sorry, I cannot give that answer as JSON. Here is some prose instead."
+)
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
 
 
@@ -33,7 +35,9 @@ class RequestError(ValueError):
         self.message = message
 
 
-def message_texts(body: dict[str, Any], content_text: Callable[[Any], str]) -> tuple[list[str], str]:
+def message_texts(
+    body: dict[str, Any], content_text: Callable[[Any], str]
+) -> tuple[list[str], str]:
     """Validate ``body["messages"]`` and return the text of each message and the prompt.
 
     The prompt is the text of the last user message, or of the last message when no message
@@ -41,13 +45,17 @@ def message_texts(body: dict[str, Any], content_text: Callable[[Any], str]) -> t
     """
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise RequestError(400, "invalid 'messages': expected a non-empty array of message objects")
+        raise RequestError(
+            400, "invalid 'messages': expected a non-empty array of message objects"
+        )
     if not all(isinstance(message, dict) for message in messages):
         raise RequestError(400, "invalid 'messages': every message must be an object")
 
     texts = [content_text(message.get("content")) for message in messages]
     user_texts = [
-        text for message, text in zip(messages, texts, strict=True) if message.get("role") == "user"
+        text
+        for message, text in zip(messages, texts, strict=True)
+        if message.get("role") == "user"
     ]
     return texts, user_texts[-1] if user_texts else texts[-1]
 
@@ -141,7 +149,9 @@ def truncate_to_max_tokens(text: str, max_tokens: int | None) -> tuple[str, bool
     return text[: max_tokens * CHARS_PER_TOKEN], True
 
 
-def build_answer(request: ChatRequest, *, malformed: bool, refused: bool = False) -> ChatAnswer:
+def build_answer(
+    request: ChatRequest, *, malformed: bool, refused: bool = False
+) -> ChatAnswer:
     """Build the deterministic answer for `request`, optionally in a broken format or refused.
 
     Raises SchemaError (a ValueError) when the request's schema cannot be satisfied.
@@ -182,7 +192,9 @@ def build_answer(request: ChatRequest, *, malformed: bool, refused: bool = False
     )
 
 
-def embedding_vector(text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> list[float]:
+def embedding_vector(
+    text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS
+) -> list[float]:
     """Return the unit-length embedding for `text`.
 
     Component i is derived from SHA-256 of `f"{i // 8}:{text}"`: bytes 4*(i % 8) to 4*(i % 8)+4

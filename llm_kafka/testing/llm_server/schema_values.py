@@ -79,7 +79,9 @@ class _Generator:
                     raise SchemaError(f"$ref {reference!r} not found in the schema")
                 target = target[part]
             if not isinstance(target, dict):
-                raise SchemaError(f"$ref {reference!r} does not point to a schema object")
+                raise SchemaError(
+                    f"$ref {reference!r} does not point to a schema object"
+                )
             siblings = {key: value for key, value in schema.items() if key != "$ref"}
             schema = {**target, **siblings}
         return schema
@@ -119,15 +121,23 @@ class _Generator:
         return self.string_value(schema, path)
 
     def merge_all_of(self, schema: dict[str, Any]) -> dict[str, Any]:
-        merged: dict[str, Any] = {key: value for key, value in schema.items() if key != "allOf"}
+        merged: dict[str, Any] = {
+            key: value for key, value in schema.items() if key != "allOf"
+        }
         properties: dict[str, Any] = dict(merged.get("properties", {}))
         required: list[str] = list(merged.get("required", []))
         for part in schema["allOf"]:
             resolved = self.resolve(part) if isinstance(part, dict) else {}
             properties.update(resolved.get("properties", {}))
-            required += [name for name in resolved.get("required", []) if name not in required]
+            required += [
+                name for name in resolved.get("required", []) if name not in required
+            ]
             merged.update(
-                {k: v for k, v in resolved.items() if k not in ("properties", "required")}
+                {
+                    k: v
+                    for k, v in resolved.items()
+                    if k not in ("properties", "required")
+                }
             )
         if properties:
             merged["properties"] = properties
@@ -157,7 +167,9 @@ class _Generator:
             return "array"
         return "string"
 
-    def object_value(self, schema: dict[str, Any], path: str, depth: int) -> dict[str, Any]:
+    def object_value(
+        self, schema: dict[str, Any], path: str, depth: int
+    ) -> dict[str, Any]:
         properties = schema.get("properties")
         result: dict[str, Any] = {}
         if isinstance(properties, dict):
@@ -183,7 +195,9 @@ class _Generator:
         result: list[Any] = []
         seen: set[str] = set()
         for index in range(count):
-            item_schema = prefix_items[index] if index < len(prefix_items) else items_schema
+            item_schema = (
+                prefix_items[index] if index < len(prefix_items) else items_schema
+            )
             item = self.value(item_schema, f"{path}[{index}]", depth + 1)
             if schema.get("uniqueItems"):
                 key = json.dumps(item, sort_keys=True)
@@ -198,11 +212,15 @@ class _Generator:
         high: int | None = None
         if "minimum" in schema:
             low = _ceil(schema["minimum"])
-        if "exclusiveMinimum" in schema and not isinstance(schema["exclusiveMinimum"], bool):
+        if "exclusiveMinimum" in schema and not isinstance(
+            schema["exclusiveMinimum"], bool
+        ):
             low = _floor(schema["exclusiveMinimum"]) + 1
         if "maximum" in schema:
             high = _floor(schema["maximum"])
-        if "exclusiveMaximum" in schema and not isinstance(schema["exclusiveMaximum"], bool):
+        if "exclusiveMaximum" in schema and not isinstance(
+            schema["exclusiveMaximum"], bool
+        ):
             high = _ceil(schema["exclusiveMaximum"]) - 1
         low, high = _default_range(low, high)
         if high < low:

@@ -75,7 +75,9 @@ class LocalLLMServer:
                 "so omit host or pass '127.0.0.1'"
             )
         if not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"invalid port {port!r}: expected 0-65535, where 0 picks a free port")
+            raise ValueError(
+                f"invalid port {port!r}: expected 0-65535, where 0 picks a free port"
+            )
         self._requested_port = port
         self._faults = FaultInjector(FaultSettings().replace(**fault_settings))
         self._stats = StatsRecorder(recent_prompts_limit)
@@ -91,7 +93,9 @@ class LocalLLMServer:
         Raises OSError when the port is in use and RuntimeError when the server already started.
         """
         if self._httpd is not None:
-            raise RuntimeError("LocalLLMServer already started: call stop() before starting again")
+            raise RuntimeError(
+                "LocalLLMServer already started: call stop() before starting again"
+            )
         self._stopping.clear()
         httpd = _HTTPServer((LOOPBACK_HOST, self._requested_port), _Handler, self)
         self._httpd = httpd
@@ -143,7 +147,9 @@ class LocalLLMServer:
         if self._httpd is not None:
             return int(self._httpd.server_address[1])
         if self._requested_port == 0:
-            raise RuntimeError("port 0 is chosen when the server starts: call start() first")
+            raise RuntimeError(
+                "port 0 is chosen when the server starts: call start() first"
+            )
         return self._requested_port
 
     @property
@@ -306,11 +312,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_json_body(self, path: str) -> dict[str, Any] | None:
         """Return the parsed JSON object body, or send a 400 or 413 error and return None."""
-        error = anthropic_api.error_body if path == "/v1/messages" else openai_api.error_body
+        error = (
+            anthropic_api.error_body
+            if path == "/v1/messages"
+            else openai_api.error_body
+        )
         length = self._content_length()
         if length is None or length < 0:
             self.close_connection = True
-            self._send_json(400, error(400, "invalid Content-Length header: expected a byte count"))
+            self._send_json(
+                400, error(400, "invalid Content-Length header: expected a byte count")
+            )
             return None
         if length > MAX_BODY_BYTES:
             self.close_connection = True
@@ -323,7 +335,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as parse_error:
             logger.info(
-                "Rejected %s %s with 400: invalid JSON body: %s", self.command, path, parse_error
+                "Rejected %s %s with 400: invalid JSON body: %s",
+                self.command,
+                path,
+                parse_error,
             )
             self._send_json(400, error(400, f"invalid JSON body: {parse_error}"))
             return None
@@ -332,7 +347,9 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return body
 
-    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    def _send_json(
+        self, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
         # Counted before the write, so a client that reads stats right after the response
         # always sees it counted.
@@ -346,7 +363,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError) as error:
-            logger.debug("Client closed the connection before the %d response: %s", status, error)
+            logger.debug(
+                "Client closed the connection before the %d response: %s", status, error
+            )
             self.close_connection = True
 
     def _send_events(self, events: Iterable[bytes], headers: dict[str, str]) -> None:
@@ -380,7 +399,9 @@ class _Handler(BaseHTTPRequestHandler):
             settings = FaultSettings.from_mapping(body)
         except (TypeError, ValueError) as error:
             logger.info("Rejected fault settings %s: %s", body, error)
-            self._send_json(400, openai_api.error_body(400, f"invalid fault settings: {error}"))
+            self._send_json(
+                400, openai_api.error_body(400, f"invalid fault settings: {error}")
+            )
             return
         self.app.replace_settings(settings)
         self._send_json(200, settings.to_dict())
@@ -410,9 +431,15 @@ class _Handler(BaseHTTPRequestHandler):
             request = parse(body)
         except RequestError as error:
             logger.info(
-                "Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message
+                "Rejected %s %s with %d: %s",
+                self.command,
+                self.path,
+                error.status,
+                error.message,
             )
-            self._send_json(error.status, _error_body(flavor, error.status, error.message))
+            self._send_json(
+                error.status, _error_body(flavor, error.status, error.message)
+            )
             return
 
         if self._reject_account_or_context(flavor, request):
@@ -424,7 +451,9 @@ class _Handler(BaseHTTPRequestHandler):
         refusal_marker = self.app.settings.refusal_marker
         refused = refusal_marker is not None and refusal_marker in request.prompt
         try:
-            answer = build_answer(request, malformed=decision.malformed, refused=refused)
+            answer = build_answer(
+                request, malformed=decision.malformed, refused=refused
+            )
         except SchemaError as error:
             message = f"unsupported JSON schema: {error}"
             logger.info("Rejected %s %s with 400: %s", self.command, self.path, message)
@@ -439,7 +468,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.app._faults.record_output_tokens(answer.output_tokens)
         self._send_chat_answer(flavor, request, answer, headers)
 
-    def _reject_account_or_context(self, flavor: ApiFlavor, request: ChatRequest) -> bool:
+    def _reject_account_or_context(
+        self, flavor: ApiFlavor, request: ChatRequest
+    ) -> bool:
         """Send the quota or context-length error that the settings call for; return whether sent."""
         settings = self.app.settings
         api = openai_api if flavor == "openai" else anthropic_api
@@ -462,18 +493,30 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _send_chat_answer(
-        self, flavor: ApiFlavor, request: ChatRequest, answer: ChatAnswer, headers: dict[str, str]
+        self,
+        flavor: ApiFlavor,
+        request: ChatRequest,
+        answer: ChatAnswer,
+        headers: dict[str, str],
     ) -> None:
         if flavor == "openai":
             headers[openai_api.REQUEST_ID_HEADER] = _request_id()
             if request.stream:
-                self._send_events(openai_api.chat_completion_events(request, answer), headers)
+                self._send_events(
+                    openai_api.chat_completion_events(request, answer), headers
+                )
             else:
-                self._send_json(200, openai_api.chat_completion_body(request, answer), headers)
+                self._send_json(
+                    200, openai_api.chat_completion_body(request, answer), headers
+                )
             return
         headers[anthropic_api.REQUEST_ID_HEADER] = _request_id()
         overloaded_marker = self.app.settings.stream_overloaded_marker
-        if request.stream and overloaded_marker is not None and overloaded_marker in request.prompt:
+        if (
+            request.stream
+            and overloaded_marker is not None
+            and overloaded_marker in request.prompt
+        ):
             self.app._stats.record_event("errors_injected")
             self._send_events(anthropic_api.overloaded_events(request), headers)
         elif request.stream:
@@ -486,21 +529,30 @@ class _Handler(BaseHTTPRequestHandler):
             request = openai_api.parse_embedding_request(body)
         except RequestError as error:
             logger.info(
-                "Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message
+                "Rejected %s %s with %d: %s",
+                self.command,
+                self.path,
+                error.status,
+                error.message,
             )
-            self._send_json(error.status, openai_api.error_body(error.status, error.message))
+            self._send_json(
+                error.status, openai_api.error_body(error.status, error.message)
+            )
             return
 
         prompt = "\n".join(request.inputs)
         payload = openai_api.embeddings_body(
-            request, [embedding_vector(text, request.dimensions) for text in request.inputs]
+            request,
+            [embedding_vector(text, request.dimensions) for text in request.inputs],
         )
         input_tokens = int(payload["usage"]["prompt_tokens"])
         decision = self._apply_faults("openai", prompt, input_tokens)
         if decision is None:
             return
         self.app._stats.record_event("input_tokens", input_tokens)
-        self._send_json(200, payload, _rate_limit_headers("openai", decision.rate_limit))
+        self._send_json(
+            200, payload, _rate_limit_headers("openai", decision.rate_limit)
+        )
 
     def _apply_faults(
         self, flavor: ApiFlavor, prompt: str, input_tokens: int
@@ -512,7 +564,9 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.app
         app._stats.record_prompt(prompt)
         decision = app._faults.decide(prompt, input_tokens, flavor)
-        if decision.latency_seconds > 0 and app._stopping.wait(decision.latency_seconds):
+        if decision.latency_seconds > 0 and app._stopping.wait(
+            decision.latency_seconds
+        ):
             self.close_connection = True
             return None
 
@@ -520,7 +574,9 @@ class _Handler(BaseHTTPRequestHandler):
             app._stats.record_event("hangs")
             hang_seconds = app.settings.hang_seconds
             logger.debug(
-                "Hanging %s request for %.1f s, then closing the connection", flavor, hang_seconds
+                "Hanging %s request for %.1f s, then closing the connection",
+                flavor,
+                hang_seconds,
             )
             app._stopping.wait(hang_seconds)
             self.close_connection = True
@@ -533,10 +589,15 @@ class _Handler(BaseHTTPRequestHandler):
         if decision.retry_after_seconds is not None:
             headers.update(retry_after_headers(decision.retry_after_seconds))
         logger.debug(
-            "Sending injected %d to %s request: %s", decision.status, flavor, decision.reason
+            "Sending injected %d to %s request: %s",
+            decision.status,
+            flavor,
+            decision.reason,
         )
         self._send_json(
-            decision.status, _error_body(flavor, decision.status, decision.reason), headers
+            decision.status,
+            _error_body(flavor, decision.status, decision.reason),
+            headers,
         )
         return None
 
@@ -551,7 +612,9 @@ def _error_body(flavor: ApiFlavor, status: int, message: str) -> dict[str, Any]:
     return anthropic_api.error_body(status, message)
 
 
-def _rate_limit_headers(flavor: ApiFlavor, state: RateLimitState | None) -> dict[str, str]:
+def _rate_limit_headers(
+    flavor: ApiFlavor, state: RateLimitState | None
+) -> dict[str, str]:
     if state is None or not state.limited:
         return {}
     if flavor == "openai":
