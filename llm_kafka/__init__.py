@@ -9,6 +9,9 @@ from llm_kafka.errors import (
     CircuitOpenError,
     CommitError,
     ConfigurationError,
+    ContentFilterError,
+    ContextLengthExceededError,
+    DeadlineExceededError,
     DeliveryError,
     DeserializationError,
     InvalidRequestError,
@@ -16,24 +19,34 @@ from llm_kafka.errors import (
     LLMKafkaError,
     LLMProviderError,
     MessageValidationError,
+    ModelNotFoundError,
     OutputTooLargeError,
+    OutputTruncatedError,
     ProcessingError,
     ProviderConnectionError,
     ProviderOverloadedError,
     ProviderServerError,
     ProviderTimeoutError,
+    QuotaExhaustedError,
     RateLimitError,
     StructuredOutputError,
+    is_provider_wide,
 )
 from llm_kafka.kafka.consumer import KafkaConsumerWorker
 from llm_kafka.kafka.producer import KafkaProducerWorker
+from llm_kafka.llm.cache import InMemoryResponseCache, ResponseCache
 from llm_kafka.llm.client import LLMClient
-from llm_kafka.llm.types import ChatMessage, LLMResponse, Usage
+from llm_kafka.llm.cost import ModelPrice, PriceTable
+from llm_kafka.llm.deadline import current_deadline, deadline_after
+from llm_kafka.llm.rate_limit import RateLimiter, RateLimits
+from llm_kafka.llm.structured import StructuredResponse
+from llm_kafka.llm.types import ChatMessage, EmbeddingResponse, LLMResponse, Usage
+from llm_kafka.llm.usage import UsageSummary, UsageTracker, current_usage, track_usage
 from llm_kafka.messages import InputMessage, MessageFormat, OutputMessage
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.pipeline import Pipeline
 from llm_kafka.processor import BaseProcessor, ProcessingContext, RecordInfo
-from llm_kafka.resilience.circuit_breaker import CircuitBreaker, CircuitState
+from llm_kafka.resilience.circuit_breaker import CircuitBreaker, CircuitState, Permit
 from llm_kafka.resilience.retry import RetryPolicy, retry
 
 __version__ = "0.1.0"
@@ -47,8 +60,13 @@ __all__ = [
     "CircuitState",
     "CommitError",
     "ConfigurationError",
+    "ContentFilterError",
+    "ContextLengthExceededError",
+    "DeadlineExceededError",
     "DeliveryError",
     "DeserializationError",
+    "EmbeddingResponse",
+    "InMemoryResponseCache",
     "InputMessage",
     "InvalidRequestError",
     "KafkaConsumerWorker",
@@ -62,21 +80,38 @@ __all__ = [
     "MessageFormat",
     "MessageValidationError",
     "MetricsCollector",
+    "ModelNotFoundError",
+    "ModelPrice",
     "OutputMessage",
     "OutputTooLargeError",
+    "OutputTruncatedError",
+    "Permit",
     "Pipeline",
     "PipelineSettings",
+    "PriceTable",
     "ProcessingContext",
     "ProcessingError",
     "ProviderConnectionError",
     "ProviderOverloadedError",
     "ProviderServerError",
     "ProviderTimeoutError",
+    "QuotaExhaustedError",
     "RateLimitError",
+    "RateLimiter",
+    "RateLimits",
     "RecordInfo",
+    "ResponseCache",
     "RetryPolicy",
     "StructuredOutputError",
+    "StructuredResponse",
     "Usage",
+    "UsageSummary",
+    "UsageTracker",
     "__version__",
+    "current_deadline",
+    "current_usage",
+    "deadline_after",
+    "is_provider_wide",
     "retry",
+    "track_usage",
 ]
