@@ -16,6 +16,9 @@ from llm_kafka.errors import (
     CircuitOpenError,
     CommitError,
     ConfigurationError,
+    ContentFilterError,
+    ContextLengthExceededError,
+    DeadlineExceededError,
     DeliveryError,
     DeserializationError,
     InvalidRequestError,
@@ -23,19 +26,29 @@ from llm_kafka.errors import (
     LLMKafkaError,
     LLMProviderError,
     MessageValidationError,
+    ModelNotFoundError,
     OutputTooLargeError,
+    OutputTruncatedError,
     ProcessingError,
     ProviderConnectionError,
     ProviderOverloadedError,
     ProviderServerError,
     ProviderTimeoutError,
+    QuotaExhaustedError,
     RateLimitError,
     StructuredOutputError,
+    is_provider_wide,
 )
 from llm_kafka.kafka.consumer import KafkaConsumerWorker
 from llm_kafka.kafka.producer import KafkaProducerWorker
+from llm_kafka.llm.cache import InMemoryResponseCache, ResponseCache
 from llm_kafka.llm.client import LLMClient
-from llm_kafka.llm.types import ChatMessage, LLMResponse, Usage
+from llm_kafka.llm.cost import ModelPrice, PriceTable
+from llm_kafka.llm.deadline import current_deadline, deadline_after
+from llm_kafka.llm.rate_limit import RateLimiter, RateLimits
+from llm_kafka.llm.structured import StructuredResponse
+from llm_kafka.llm.types import ChatMessage, EmbeddingResponse, LLMResponse, Usage
+from llm_kafka.llm.usage import UsageSummary, UsageTracker, current_usage, track_usage
 from llm_kafka.messages import InputMessage, MessageFormat, OutputMessage
 from llm_kafka.observability.health import HealthServer, HealthState
 from llm_kafka.observability.health_transport import HealthReportingTransport
@@ -52,7 +65,7 @@ from llm_kafka.observability.prometheus import start_prometheus_endpoint
 from llm_kafka.observability.tracing import MessageTracer
 from llm_kafka.pipeline import Pipeline
 from llm_kafka.processor import BaseProcessor, ProcessingContext, RecordInfo
-from llm_kafka.resilience.circuit_breaker import CircuitBreaker, CircuitState
+from llm_kafka.resilience.circuit_breaker import CircuitBreaker, CircuitState, Permit
 from llm_kafka.resilience.retry import RetryPolicy, retry
 from llm_kafka.settings_file import load_settings
 
@@ -68,11 +81,16 @@ __all__ = [
     "CircuitState",
     "CommitError",
     "ConfigurationError",
+    "ContentFilterError",
+    "ContextLengthExceededError",
+    "DeadlineExceededError",
     "DeliveryError",
     "DeserializationError",
+    "EmbeddingResponse",
     "HealthReportingTransport",
     "HealthServer",
     "HealthState",
+    "InMemoryResponseCache",
     "InputMessage",
     "InvalidRequestError",
     "JsonFormatter",
@@ -89,32 +107,49 @@ __all__ = [
     "MessageTracer",
     "MessageValidationError",
     "MetricsCollector",
+    "ModelNotFoundError",
+    "ModelPrice",
     "OutputMessage",
     "OutputTooLargeError",
+    "OutputTruncatedError",
+    "Permit",
     "Pipeline",
     "PipelineSettings",
+    "PriceTable",
     "ProcessingContext",
     "ProcessingError",
     "ProviderConnectionError",
     "ProviderOverloadedError",
     "ProviderServerError",
     "ProviderTimeoutError",
+    "QuotaExhaustedError",
     "RateLimitError",
     "RateLimitFilter",
+    "RateLimiter",
+    "RateLimits",
     "RecordInfo",
     "RedactingFilter",
     "ReplayFilter",
     "ReplayReport",
+    "ResponseCache",
     "RetryPolicy",
     "Settings",
     "StructuredOutputError",
+    "StructuredResponse",
     "TelemetrySettings",
     "Usage",
+    "UsageSummary",
+    "UsageTracker",
     "__version__",
     "configure_logging",
+    "current_deadline",
+    "current_usage",
+    "deadline_after",
+    "is_provider_wide",
     "load_settings",
     "register_secret",
     "replay_dead_letters",
     "retry",
     "start_prometheus_endpoint",
+    "track_usage",
 ]

@@ -74,7 +74,12 @@ class LLMProviderError(LLMKafkaError):
     """Base class of failures of a call to an LLM provider.
 
     ``attempts`` counts the calls made before the error was raised, retries included.
+    ``provider_wide`` is true when every call to this provider and model would fail the same
+    way (bad credentials, exhausted quota, unknown model, a long rate-limit pause): the
+    pipeline then pauses consumption instead of dead-lettering message after message.
     """
+
+    provider_wide: bool = False
 
     def __init__(
         self,
@@ -90,10 +95,18 @@ class LLMProviderError(LLMKafkaError):
         self.model = model
         self.status_code = status_code
         self.attempts = attempts
+        self.retry_after: float | None = None
+        self.headers: dict[str, str] = {}
+        """Response headers, lower-cased, when the provider responded; the rate limiter reads them."""
 
 
 class RateLimitError(LLMProviderError):
-    """Raised on HTTP 429. Retryable; ``retry_after`` is the server's wait in seconds, if sent."""
+    """Raised on HTTP 429. Retryable; ``retry_after`` is the server's wait in seconds, if sent.
+
+    ``LLMClient`` sets ``provider_wide`` when the server requests a wait longer than
+    ``RetryPolicy.max_retry_after``: the message should wait for ``LLMClient.wait_time()``
+    rather than hold a worker.
+    """
 
     retryable = True
 
@@ -125,20 +138,84 @@ class ProviderOverloadedError(ProviderServerError):
 
 
 class InvalidRequestError(LLMProviderError):
-    """Raised when the provider rejected the request itself (HTTP 400, 404, 422). Not retryable."""
+    """Raised when the provider rejected the request itself (HTTP 400, 422 and other 4xx).
+
+    Not retryable: the same request fails the same way. The caller's fault, so it does not
+    count against the circuit breaker.
+    """
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    """Raised when the prompt plus ``max_tokens`` does not fit the model's context window.
+
+    Not retryable for this message; shorten the prompt or lower ``max_tokens``.
+    """
+
+
+class ContentFilterError(LLMProviderError):
+    """Raised when the provider filtered the request or output, or the model refused the request.
+
+    Not retryable for this message, and not counted against the circuit breaker.
+    ``raw_output`` keeps any text the model returned, such as the refusal message.
+    """
+
+    def __init__(self, message: str, *, raw_output: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.raw_output = raw_output
+
+
+class OutputTruncatedError(LLMProviderError):
+    """Raised when the output stopped at ``max_tokens`` again after one retry with a larger limit.
+
+    Not retryable for this message; ``raw_output`` keeps the truncated text.
+    """
+
+    def __init__(self, message: str, *, raw_output: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.raw_output = raw_output
 
 
 class AuthenticationError(LLMProviderError):
-    """Raised on HTTP 401 and 403. Not retryable: every later call fails the same way."""
+    """Raised on HTTP 401 and 403. Not retryable and provider-wide: every later call fails too."""
+
+    provider_wide = True
+
+
+class QuotaExhaustedError(LLMProviderError):
+    """Raised when the account's credit or spend limit is used up (OpenAI ``insufficient_quota``,
+    HTTP 402, Anthropic spend-limit errors).
+
+    Not retryable and provider-wide: calls fail until someone adds credit or raises the limit.
+    """
+
+    provider_wide = True
+
+
+class ModelNotFoundError(LLMProviderError):
+    """Raised when the provider does not know the model or the key has no access to it (HTTP 404).
+
+    Not retryable and provider-wide: fix the model name in the configuration.
+    """
+
+    provider_wide = True
+
+
+class DeadlineExceededError(LLMProviderError):
+    """Raised when a message's deadline passed before an attempt could succeed.
+
+    The deadline is shared by every attempt and fallback of one call. Not retryable.
+    """
 
 
 class CircuitOpenError(LLMProviderError):
     """Raised without calling the provider while its circuit breaker is open.
 
     Retryable once the breaker lets a probe through; ``retry_after`` is the time until then.
+    Provider-wide: while the breaker is open, every message would get this error.
     """
 
     retryable = True
+    provider_wide = True
 
     def __init__(self, message: str, *, retry_after: float, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -159,3 +236,8 @@ class StructuredOutputError(LLMProviderError):
 def is_retryable(error: BaseException) -> bool:
     """Return whether retrying the work that raised ``error`` can succeed."""
     return isinstance(error, LLMKafkaError) and error.retryable
+
+
+def is_provider_wide(error: BaseException) -> bool:
+    """Return whether ``error`` affects every call to its provider and model, not one message."""
+    return isinstance(error, LLMProviderError) and error.provider_wide

@@ -52,7 +52,15 @@ SPLIT_FILES: dict[str, Literal["train", "test"]] = {
 
 # The sample replaces the original 1-10 score with one of three labels.
 RATING_LABELS = frozenset({"negative", "neutral", "positive"})
-EXPECTED_COLUMNS = ["", "drugName", "condition", "review", "rating", "date", "usefulCount"]
+EXPECTED_COLUMNS = [
+    "",
+    "drugName",
+    "condition",
+    "review",
+    "rating",
+    "date",
+    "usefulCount",
+]
 
 # Some rows of the scraped data contain page text such as
 # "2</span> users found this comment helpful." in the condition column.

@@ -163,7 +163,12 @@ class MessageHandler:
             return Failure(error, context.processor, context.message_id, hook, attempts)
         return Success(output, context.processor, context.message_id, topic=context.output_topic)
 
-    async def _call(self, hook: Callable[[Any, ProcessingContext], Any], value: Any, context: ProcessingContext) -> Any:
+    async def _call(
+        self,
+        hook: Callable[[Any, ProcessingContext], Any],
+        value: Any,
+        context: ProcessingContext,
+    ) -> Any:
         if inspect.iscoroutinefunction(hook):
             return await hook(value, context)
 

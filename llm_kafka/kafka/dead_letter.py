@@ -61,4 +61,7 @@ def dead_letter_headers(record: RecordInfo, failure: FailureInfo) -> list[tuple[
         added[HEADER_MESSAGE_ID] = failure.message_id
     if failure.raw_output is not None:
         added[HEADER_RAW_OUTPUT] = _cut(failure.raw_output)
-    return [*record.headers, *((name, value.encode("utf-8")) for name, value in added.items())]
+    return [
+        *record.headers,
+        *((name, value.encode("utf-8")) for name, value in added.items()),
+    ]

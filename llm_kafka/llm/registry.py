@@ -76,7 +76,10 @@ class ProviderRegistry:
 
                 def register(name: str, factory: ProviderFactory) -> None:
                     if name in factories:
-                        logger.warning("LLM provider %r registered twice; the later registration wins", name)
+                        logger.warning(
+                            "LLM provider %r registered twice; the later registration wins",
+                            name,
+                        )
                     factories[name] = factory
 
                 self._manager.hook.register_providers(register=register)
@@ -88,7 +91,11 @@ class ProviderRegistry:
         allowed = None if allowed_text is None else {n.strip() for n in allowed_text.split(",") if n.strip()}
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if allowed is not None and entry_point.name not in allowed:
-                logger.info("skipping LLM provider plugin %r: not listed in %s", entry_point.name, PLUGINS_ENV)
+                logger.info(
+                    "skipping LLM provider plugin %r: not listed in %s",
+                    entry_point.name,
+                    PLUGINS_ENV,
+                )
                 continue
             distribution = entry_point.dist
             origin = f"{distribution.name} {distribution.version}" if distribution else "unknown distribution"
@@ -96,7 +103,11 @@ class ProviderRegistry:
                 plugin = entry_point.load()
                 self._manager.register(plugin, name=f"entrypoint:{entry_point.name}")
             except Exception:
-                logger.exception("LLM provider plugin %r from %s failed to load; skipping it", entry_point.name, origin)
+                logger.exception(
+                    "LLM provider plugin %r from %s failed to load; skipping it",
+                    entry_point.name,
+                    origin,
+                )
 
 
 _default_registry = ProviderRegistry()

@@ -81,7 +81,11 @@ def _log_retry(func: Callable[..., Any], attempt: int, wait: float, error: BaseE
     )
 
 
-def call_with_retry(policy: RetryPolicy, func: Callable[[], Any], sleep: Callable[[float], None] = time.sleep) -> Any:
+def call_with_retry(
+    policy: RetryPolicy,
+    func: Callable[[], Any],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
     """Call ``func`` until it returns or ``policy`` gives up, then re-raise the last error."""
     attempt = 1
     while True:

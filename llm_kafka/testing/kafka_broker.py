@@ -384,7 +384,10 @@ def delete_topic(bootstrap_servers: str, name: str, timeout_s: float = 30.0) -> 
 
 
 def _wait_for_admin_future(
-    future: concurrent.futures.Future[None], action: str, bootstrap_servers: str, timeout_s: float
+    future: concurrent.futures.Future[None],
+    action: str,
+    bootstrap_servers: str,
+    timeout_s: float,
 ) -> None:
     try:
         # A little beyond the request timeout, so librdkafka reports its own error first.
@@ -611,7 +614,14 @@ class LocalKafkaBroker:
             # A new session keeps a terminal's Ctrl-C away from java, so stop() decides
             # the shutdown order.
             self._process = subprocess.Popen(
-                [java, *jvm_options, "-cp", classpath, "kafka.Kafka", str(server_config)],
+                [
+                    java,
+                    *jvm_options,
+                    "-cp",
+                    classpath,
+                    "kafka.Kafka",
+                    str(server_config),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=stdout_file,
                 stderr=subprocess.STDOUT,
@@ -770,7 +780,11 @@ def broker_from_environment(**broker_options: Any) -> BrokerHandle:
     """
     external = os.environ.get(BOOTSTRAP_SERVERS_ENV, "").strip()
     if external:
-        logger.info("Using the external Kafka broker at %s from %s", external, BOOTSTRAP_SERVERS_ENV)
+        logger.info(
+            "Using the external Kafka broker at %s from %s",
+            external,
+            BOOTSTRAP_SERVERS_ENV,
+        )
         return ExternalKafkaBroker(external)
     return LocalKafkaBroker(**broker_options).start()
 
@@ -830,7 +844,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         end = None if args.run_seconds is None else time.monotonic() + args.run_seconds
         while not stop_requested.is_set():
             if not broker.is_running:
-                print(f"error: the broker exited by itself; see {broker.log_path}", file=sys.stderr)
+                print(
+                    f"error: the broker exited by itself; see {broker.log_path}",
+                    file=sys.stderr,
+                )
                 return 1
             if end is not None and time.monotonic() >= end:
                 break

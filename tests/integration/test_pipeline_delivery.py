@@ -11,7 +11,14 @@ import pytest
 from llm_kafka import KafkaSettings, Pipeline, PipelineSettings
 from llm_kafka.kafka import dead_letter as dlq
 
-from .kafka_io import committed_offsets, end_offsets, produce, read_all, run_until_settled, wait_until
+from .kafka_io import (
+    committed_offsets,
+    end_offsets,
+    produce,
+    read_all,
+    run_until_settled,
+    wait_until,
+)
 from .processors import EchoProcessor
 
 pytestmark = pytest.mark.kafka
@@ -42,13 +49,21 @@ def make_pipeline(bootstrap: str, group: str, topics: dict[str, str]) -> Pipelin
 
 @pytest.fixture
 def topics(new_topic: Callable[..., str]) -> dict[str, str]:
-    return {"input": new_topic("in", partitions=2), "output": new_topic("out"), "dlq": new_topic("dlq")}
+    return {
+        "input": new_topic("in", partitions=2),
+        "output": new_topic("out"),
+        "dlq": new_topic("dlq"),
+    }
 
 
 @pytest.fixture
 def loaded_topics(bootstrap_servers: str, topics: dict[str, str]) -> dict[str, str]:
     records = [
-        (f"k{i}".encode(), json.dumps({"id": f"m{i}", "content": f"text {i}"}).encode(), [("trace", b"t%d" % i)])
+        (
+            f"k{i}".encode(),
+            json.dumps({"id": f"m{i}", "content": f"text {i}"}).encode(),
+            [("trace", b"t%d" % i)],
+        )
         for i in range(GOOD)
     ]
     records += [(key.encode(), value, [("origin", b"test")]) for key, value, _ in BAD_RECORDS]
@@ -57,7 +72,10 @@ def loaded_topics(bootstrap_servers: str, topics: dict[str, str]) -> dict[str, s
 
 
 def test_every_input_lands_in_exactly_one_topic(bootstrap_servers: str, loaded_topics: dict[str, str]) -> None:
-    run_until_settled(make_pipeline(bootstrap_servers, "g-exactly-one", loaded_topics), GOOD + len(BAD_RECORDS))
+    run_until_settled(
+        make_pipeline(bootstrap_servers, "g-exactly-one", loaded_topics),
+        GOOD + len(BAD_RECORDS),
+    )
 
     outputs = read_all(bootstrap_servers, loaded_topics["output"], GOOD)
     dead = read_all(bootstrap_servers, loaded_topics["dlq"], len(BAD_RECORDS))
@@ -69,7 +87,10 @@ def test_every_input_lands_in_exactly_one_topic(bootstrap_servers: str, loaded_t
 
 
 def test_output_record_has_result_and_metadata(bootstrap_servers: str, loaded_topics: dict[str, str]) -> None:
-    run_until_settled(make_pipeline(bootstrap_servers, "g-output", loaded_topics), GOOD + len(BAD_RECORDS))
+    run_until_settled(
+        make_pipeline(bootstrap_servers, "g-output", loaded_topics),
+        GOOD + len(BAD_RECORDS),
+    )
 
     outputs = read_all(bootstrap_servers, loaded_topics["output"], GOOD)
     first = next(r for r in outputs if json.loads(r.value)["id"] == "m3")
@@ -84,7 +105,10 @@ def test_output_record_has_result_and_metadata(bootstrap_servers: str, loaded_to
 
 
 def test_dead_letter_keeps_record_and_explains_failure(bootstrap_servers: str, loaded_topics: dict[str, str]) -> None:
-    run_until_settled(make_pipeline(bootstrap_servers, "g-dlq", loaded_topics), GOOD + len(BAD_RECORDS))
+    run_until_settled(
+        make_pipeline(bootstrap_servers, "g-dlq", loaded_topics),
+        GOOD + len(BAD_RECORDS),
+    )
 
     dead = {r.key.decode(): r for r in read_all(bootstrap_servers, loaded_topics["dlq"], len(BAD_RECORDS))}
     for key, value, error_type in BAD_RECORDS:
@@ -104,7 +128,10 @@ def test_dead_letter_keeps_record_and_explains_failure(bootstrap_servers: str, l
 
 
 def test_committed_offsets_reach_end_of_input(bootstrap_servers: str, loaded_topics: dict[str, str]) -> None:
-    run_until_settled(make_pipeline(bootstrap_servers, "g-commit", loaded_topics), GOOD + len(BAD_RECORDS))
+    run_until_settled(
+        make_pipeline(bootstrap_servers, "g-commit", loaded_topics),
+        GOOD + len(BAD_RECORDS),
+    )
 
     committed = committed_offsets(bootstrap_servers, "g-commit", loaded_topics["input"], 2)
 
@@ -112,7 +139,10 @@ def test_committed_offsets_reach_end_of_input(bootstrap_servers: str, loaded_top
 
 
 def test_clean_restart_reprocesses_nothing(bootstrap_servers: str, loaded_topics: dict[str, str]) -> None:
-    run_until_settled(make_pipeline(bootstrap_servers, "g-restart", loaded_topics), GOOD + len(BAD_RECORDS))
+    run_until_settled(
+        make_pipeline(bootstrap_servers, "g-restart", loaded_topics),
+        GOOD + len(BAD_RECORDS),
+    )
 
     second = make_pipeline(bootstrap_servers, "g-restart", loaded_topics)
     second.start()

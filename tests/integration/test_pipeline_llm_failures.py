@@ -44,7 +44,11 @@ def llm_server() -> Iterator[LocalLLMServer]:
 
 
 def run_pipeline(
-    bootstrap: str, processor: BaseProcessor, server: LocalLLMServer, topics: dict[str, str], expected: int
+    bootstrap: str,
+    processor: BaseProcessor,
+    server: LocalLLMServer,
+    topics: dict[str, str],
+    expected: int,
 ) -> Pipeline:
     llm = LLMClient(
         "openai",
@@ -57,7 +61,9 @@ def run_pipeline(
         processor,
         kafka=KafkaSettings(bootstrap_servers=bootstrap, group_id=f"g-{topics['input']}"),
         settings=PipelineSettings(
-            input_topics=[topics["input"]], output_topic=topics["output"], dead_letter_topic=topics["dlq"]
+            input_topics=[topics["input"]],
+            output_topic=topics["output"],
+            dead_letter_topic=topics["dlq"],
         ),
         llm=llm,
     )
@@ -68,8 +74,16 @@ def run_pipeline(
 def test_llm_errors_are_retried_then_dead_lettered(
     bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer
 ) -> None:
-    topics = {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
-    contents = {"ok": "a fine prompt", "server": "LLMFAIL500 prompt", "client": "LLMFAIL400 prompt"}
+    topics = {
+        "input": new_topic("in"),
+        "output": new_topic("out"),
+        "dlq": new_topic("dlq"),
+    }
+    contents = {
+        "ok": "a fine prompt",
+        "server": "LLMFAIL500 prompt",
+        "client": "LLMFAIL400 prompt",
+    }
     produce(
         bootstrap_servers,
         topics["input"],
@@ -90,8 +104,18 @@ def test_llm_errors_are_retried_then_dead_lettered(
 def test_invalid_structured_output_keeps_raw_output(
     bootstrap_servers: str, new_topic: Callable[..., str], llm_server: LocalLLMServer
 ) -> None:
-    topics = {"input": new_topic("in"), "output": new_topic("out"), "dlq": new_topic("dlq")}
-    produce(bootstrap_servers, topics["input"], [(b"bad", json.dumps({"id": "bad", "content": "LLMBROKEN"}).encode())])
+    # Every answer is malformed, so the repair attempt fails too and the message is dead-lettered.
+    llm_server.configure(malformed_rate=1.0)
+    topics = {
+        "input": new_topic("in"),
+        "output": new_topic("out"),
+        "dlq": new_topic("dlq"),
+    }
+    produce(
+        bootstrap_servers,
+        topics["input"],
+        [(b"bad", json.dumps({"id": "bad", "content": "LLMBROKEN"}).encode())],
+    )
 
     run_pipeline(bootstrap_servers, StructuredProcessor(), llm_server, topics, 1)
 
@@ -99,3 +123,4 @@ def test_invalid_structured_output_keeps_raw_output(
     assert len(dead) == 1
     assert dead[0].headers[dlq.HEADER_ERROR_TYPE] == b"StructuredOutputError"
     assert dead[0].headers[dlq.HEADER_RAW_OUTPUT]
+    assert dead[0].headers[dlq.HEADER_ATTEMPTS] == b"2"

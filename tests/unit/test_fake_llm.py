@@ -174,7 +174,7 @@ def test_timeout_waits_on_fake_clock() -> None:
 
 
 def test_malformed_output_raises_structured_error() -> None:
-    client = FakeLLM([Malformed('{"label": ')]).client()
+    client = FakeLLM([Malformed('{"label": ')] * 2).client()  # the answer and the one repair attempt
 
     with pytest.raises(StructuredOutputError) as raised:
         client.structured("x", Label)

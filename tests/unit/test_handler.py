@@ -50,7 +50,11 @@ class Broken(BaseProcessor):
         return data
 
 
-def handle(processors: dict[str, BaseProcessor], value: bytes | None, default: BaseProcessor | None = None) -> Any:
+def handle(
+    processors: dict[str, BaseProcessor],
+    value: bytes | None,
+    default: BaseProcessor | None = None,
+) -> Any:
     with ThreadPoolExecutor(2) as executor:
         handler = MessageHandler(ProcessorRouter(processors, default), MessageFormat(), executor)
         return asyncio.run(handler.handle(RECORD, value))
@@ -76,7 +80,11 @@ def test_async_hooks_run_on_event_loop() -> None:
 
 
 def test_message_routes_by_type() -> None:
-    outcome = handle({"shout": AsyncUpper()}, b'{"id": "1", "type": "shout", "content": "x"}', default=Upper())
+    outcome = handle(
+        {"shout": AsyncUpper()},
+        b'{"id": "1", "type": "shout", "content": "x"}',
+        default=Upper(),
+    )
 
     assert json.loads(outcome.value)["metadata"]["processor"] == "AsyncUpper"
 
@@ -97,7 +105,11 @@ def test_bad_bytes_fail_in_parse() -> None:
 
 
 def test_input_model_failure_names_fields() -> None:
-    outcome = handle({}, b'{"id": "9", "content": {"text": "ok", "stars": "many"}}', default=Validating())
+    outcome = handle(
+        {},
+        b'{"id": "9", "content": {"text": "ok", "stars": "many"}}',
+        default=Validating(),
+    )
 
     assert isinstance(outcome, Failure)
     assert isinstance(outcome.error, MessageValidationError)

@@ -101,14 +101,13 @@ def test_readiness_fails_once_stopping() -> None:
 def test_watch_breaker_follows_state_changes() -> None:
     state = ready_state()
     clock = Clock()
-    breaker = CircuitBreaker("llm", failure_threshold=1, recovery_timeout=60, clock=clock)
+    breaker = CircuitBreaker("llm", failure_threshold=1, recovery_timeout=60, is_failure=lambda _: True, clock=clock)
     state.watch_breaker(breaker)
 
-    breaker.record_failure(RuntimeError("down"))
+    breaker.record_failure(breaker.acquire(), RuntimeError("down"))
     assert not state.readiness().ok
     clock.now += 61
-    breaker.before_call()
-    breaker.record_success()
+    breaker.record_success(breaker.acquire())
     assert state.readiness().ok
 
 

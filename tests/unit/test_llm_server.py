@@ -129,7 +129,9 @@ def test_expected_chat_answer_follows_documented_rule() -> None:
     assert expected_chat_answer("") == f"local-llm {hashlib.sha256(b'').hexdigest()[:12]} words=0"
 
 
-def test_openai_chat_returns_rule_answer_and_usage(openai_client: openai.OpenAI) -> None:
+def test_openai_chat_returns_rule_answer_and_usage(
+    openai_client: openai.OpenAI,
+) -> None:
     prompt = "Summarise order 42 for the customer"
     completion = ask_openai(openai_client, prompt)
     expected = expected_chat_answer(prompt)
@@ -179,13 +181,17 @@ def test_openai_json_schema_validates_with_model(openai_client: openai.OpenAI) -
 
 def test_openai_parse_helper_returns_model(openai_client: openai.OpenAI) -> None:
     completion = openai_client.chat.completions.parse(
-        model=MODEL, messages=[{"role": "user", "content": "parse me"}], response_format=Address
+        model=MODEL,
+        messages=[{"role": "user", "content": "parse me"}],
+        response_format=Address,
     )
 
     assert isinstance(completion.choices[0].message.parsed, Address)
 
 
-def test_openai_forced_tool_returns_valid_arguments(openai_client: openai.OpenAI) -> None:
+def test_openai_forced_tool_returns_valid_arguments(
+    openai_client: openai.OpenAI,
+) -> None:
     completion = ask_openai(
         openai_client,
         "call the tool",
@@ -208,7 +214,12 @@ def test_openai_json_object_format_returns_object(openai_client: openai.OpenAI) 
 
 
 def test_openai_stream_joins_to_rule_answer(openai_client: openai.OpenAI) -> None:
-    stream = ask_openai(openai_client, "stream this answer", stream=True, stream_options={"include_usage": True})
+    stream = ask_openai(
+        openai_client,
+        "stream this answer",
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     pieces: list[str] = []
     finish_reasons: list[str] = []
     usage_seen = False
@@ -239,7 +250,9 @@ def test_openai_stream_tool_call_arguments(openai_client: openai.OpenAI) -> None
     Address.model_validate_json(tool_calls[0].function.arguments)
 
 
-def test_anthropic_message_returns_rule_answer(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_message_returns_rule_answer(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     prompt = "Summarise order 42 for the customer"
     message = ask_anthropic(anthropic_client, prompt, system="be brief")
 
@@ -252,14 +265,18 @@ def test_anthropic_message_returns_rule_answer(anthropic_client: anthropic.Anthr
     assert message.usage.output_tokens == estimate_tokens(expected_chat_answer(prompt))
 
 
-def test_anthropic_max_tokens_sets_stop_reason(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_max_tokens_sets_stop_reason(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     message = ask_anthropic(anthropic_client, "cut this short", max_tokens=1)
 
     assert message.stop_reason == "max_tokens"
     assert message.content[0].text == expected_chat_answer("cut this short")[:4]
 
 
-def test_anthropic_forced_tool_input_validates(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_forced_tool_input_validates(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     tool: Any = {
         "name": "record_order",
         "description": "Record an order",
@@ -279,7 +296,9 @@ def test_anthropic_forced_tool_input_validates(anthropic_client: anthropic.Anthr
     Order.model_validate(block.input)
 
 
-def test_anthropic_output_format_parses_model(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_output_format_parses_model(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     message = anthropic_client.messages.parse(
         model=MODEL,
         max_tokens=512,
@@ -291,9 +310,13 @@ def test_anthropic_output_format_parses_model(anthropic_client: anthropic.Anthro
     assert message.content[0].type == "text"
 
 
-def test_anthropic_stream_text_matches_rule(anthropic_client: anthropic.Anthropic) -> None:
+def test_anthropic_stream_text_matches_rule(
+    anthropic_client: anthropic.Anthropic,
+) -> None:
     with anthropic_client.messages.stream(
-        model=MODEL, max_tokens=512, messages=[{"role": "user", "content": "stream please"}]
+        model=MODEL,
+        max_tokens=512,
+        messages=[{"role": "user", "content": "stream please"}],
     ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
@@ -540,7 +563,12 @@ def test_malformed_anthropic_tool_becomes_text(server: LocalLLMServer, anthropic
     server.configure(malformed_rate=1.0)
     tool: Any = {"name": "address", "input_schema": Address.model_json_schema()}
 
-    message = ask_anthropic(anthropic_client, "tool", tools=[tool], tool_choice={"type": "tool", "name": "address"})
+    message = ask_anthropic(
+        anthropic_client,
+        "tool",
+        tools=[tool],
+        tool_choice={"type": "tool", "name": "address"},
+    )
 
     assert message.content[0].type == "text"
     with pytest.raises(json.JSONDecodeError):
@@ -569,7 +597,9 @@ def test_latency_range_delays_within_bounds(server: LocalLLMServer, anthropic_cl
 
 
 def test_stats_count_requests_and_tokens(
-    server: LocalLLMServer, openai_client: openai.OpenAI, anthropic_client: anthropic.Anthropic
+    server: LocalLLMServer,
+    openai_client: openai.OpenAI,
+    anthropic_client: anthropic.Anthropic,
 ) -> None:
     server.configure(fail_marker={"LLMFAIL500": 500})
     ask_openai(openai_client, "one")
@@ -580,7 +610,10 @@ def test_stats_count_requests_and_tokens(
     stats = server.stats()
 
     assert stats.requests_total == 3
-    assert stats.requests_by_endpoint == {"POST /v1/chat/completions": 2, "POST /v1/messages": 1}
+    assert stats.requests_by_endpoint == {
+        "POST /v1/chat/completions": 2,
+        "POST /v1/messages": 1,
+    }
     assert stats.responses_by_status == {200: 2, 500: 1}
     assert stats.errors_injected == 1
     assert stats.recent_prompts == ["one", "two", "LLMFAIL500"]
@@ -713,6 +746,31 @@ def test_cli_maps_options_to_settings() -> None:
     assert settings.error_statuses == (529,)
 
 
+def test_cli_maps_provider_error_options() -> None:
+    arguments = build_parser().parse_args(
+        [
+            "--refusal-marker",
+            "LLMREFUSE",
+            "--context-window",
+            "4096",
+            "--quota-exhausted",
+            "--stream-overloaded-marker",
+            "LLMSTREAM529",
+        ]
+    )
+    settings = FaultSettings().replace(**settings_from_arguments(arguments))
+
+    assert settings.refusal_marker == "LLMREFUSE"
+    assert settings.context_window == 4096
+    assert settings.quota_exhausted is True
+    assert settings.stream_overloaded_marker == "LLMSTREAM529"
+
+
+def test_invalid_context_window_is_rejected() -> None:
+    with pytest.raises(ValueError, match="context_window"):
+        FaultSettings(context_window=0)
+
+
 # Schema-driven values.
 
 
@@ -734,7 +792,12 @@ def test_schema_values_respect_bounds_and_enums() -> None:
             "level": {"type": "integer", "minimum": 3, "maximum": 4},
             "ratio": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
             "kind": {"enum": ["x", "y", "z"]},
-            "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+            "items": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "minItems": 2,
+                "maxItems": 2,
+            },
             "maybe": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "mapping": {"type": "object", "additionalProperties": {"type": "boolean"}},
         },

@@ -127,7 +127,7 @@ def test_rate_limited_call_is_retried(broker: InMemoryBroker) -> None:
 
 def test_malformed_output_is_dead_lettered(broker: InMemoryBroker) -> None:
     broker.send("in", {"id": "r1", "content": "Great"}, key="r1")
-    llm = FakeLLM([Malformed('{"sentiment": ')], clock=FakeClock()).client()
+    llm = FakeLLM([Malformed('{"sentiment": ')] * 2, clock=FakeClock()).client()  # answer and repair
 
     run = broker.run_until_settled(make_pipeline(broker, Classify(), llm=llm))
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from llm_kafka.llm.types import LLMRequest, LLMResponse
+from llm_kafka.llm.types import (
+    EmbeddingRequest,
+    EmbeddingResponse,
+    LLMRequest,
+    LLMResponse,
+)
 
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """Settings a provider factory receives. ``api_key`` is left out of the repr."""
+    """Settings a provider factory receives. ``api_key`` is left out of the repr.
+
+    ``options`` passes provider-specific settings through; the built-in providers read
+    ``client`` and ``async_client`` there, to use SDK clients the user built.
+    """
 
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
@@ -23,7 +32,8 @@ class Provider(Protocol):
 
     ``complete`` may block the calling thread for the whole call; ``acomplete`` must not block
     the event loop. Both raise ``LLMProviderError`` subclasses and never retry on their own:
-    ``LLMClient`` owns retries.
+    ``LLMClient`` owns retries. They return the response as the provider sent it, including a
+    truncated or refused one: ``LLMClient`` decides what those mean.
     """
 
     name: str
@@ -31,6 +41,15 @@ class Provider(Protocol):
     def complete(self, request: LLMRequest) -> LLMResponse: ...
 
     async def acomplete(self, request: LLMRequest) -> LLMResponse: ...
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    """A provider that also serves embeddings; the same rules as ``Provider`` apply."""
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse: ...
+
+    async def aembed(self, request: EmbeddingRequest) -> EmbeddingResponse: ...
 
 
 class ProviderFactory(Protocol):

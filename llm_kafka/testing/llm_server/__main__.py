@@ -58,8 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="delay per response in seconds, or MIN,MAX for a uniform random delay (default 0)",
     )
-    timing.add_argument("--seed", type=int, default=0, help="seed for random latency and fault rates (default 0)")
-    timing.add_argument("--rpm", type=int, default=None, help="requests admitted per window (default: no limit)")
+    timing.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for random latency and fault rates (default 0)",
+    )
+    timing.add_argument(
+        "--rpm",
+        type=int,
+        default=None,
+        help="requests admitted per window (default: no limit)",
+    )
     timing.add_argument(
         "--tpm",
         type=int,
@@ -106,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="number of first model requests that fail (default 0)",
     )
-    errors.add_argument("--fail-first-status", type=int, default=500, help="status for --fail-first-n (default 500)")
+    errors.add_argument(
+        "--fail-first-status",
+        type=int,
+        default=500,
+        help="status for --fail-first-n (default 500)",
+    )
 
     broken = parser.add_argument_group("hangs and malformed answers")
     broken.add_argument(
@@ -128,7 +143,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="probability of truncated JSON or prose instead of the requested format (default 0)",
     )
-    broken.add_argument("--malformed-marker", default=None, help="prompt substring that makes the answer malformed")
+    broken.add_argument(
+        "--malformed-marker",
+        default=None,
+        help="prompt substring that makes the answer malformed",
+    )
+
+    provider = parser.add_argument_group("provider errors")
+    provider.add_argument(
+        "--refusal-marker",
+        default=None,
+        help="prompt substring that makes the model refuse",
+    )
+    provider.add_argument(
+        "--context-window",
+        type=int,
+        default=None,
+        help="context window in tokens; larger requests get the context-length error (default: none)",
+    )
+    provider.add_argument(
+        "--quota-exhausted",
+        action="store_true",
+        help="fail every model request as an account without credit",
+    )
+    provider.add_argument(
+        "--stream-overloaded-marker",
+        default=None,
+        help="prompt substring that ends a streamed Anthropic answer with an overloaded_error event",
+    )
     return parser
 
 
@@ -150,6 +192,10 @@ def settings_from_arguments(arguments: argparse.Namespace) -> dict[str, Any]:
         "hang_seconds": arguments.hang_seconds,
         "malformed_rate": arguments.malformed_rate,
         "malformed_marker": arguments.malformed_marker,
+        "refusal_marker": arguments.refusal_marker,
+        "context_window": arguments.context_window,
+        "quota_exhausted": arguments.quota_exhausted,
+        "stream_overloaded_marker": arguments.stream_overloaded_marker,
     }
     if arguments.error_status:
         settings["error_statuses"] = tuple(arguments.error_status)
@@ -160,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit status."""
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    logging.basicConfig(level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=arguments.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         server = LocalLLMServer(port=arguments.port, **settings_from_arguments(arguments))
     except ValueError as error:

@@ -68,7 +68,9 @@ def _content_text(content: Any) -> str:
     return "\n".join(parts)
 
 
-def _structured_target(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def _structured_target(
+    body: dict[str, Any],
+) -> tuple[dict[str, Any] | None, str | None]:
     """Return (schema, forced tool name) from a forced tool or a JSON output format."""
     tools = body.get("tools")
     tool_choice = body.get("tool_choice")
@@ -104,6 +106,12 @@ def _forced_tool(tools: list[Any], tool_choice: dict[str, Any]) -> dict[str, Any
 
 
 def _content_block(answer: ChatAnswer) -> dict[str, Any]:
+    if answer.refusal is not None:
+        return {"type": "text", "text": answer.refusal}
+    return _answer_block(answer)
+
+
+def _answer_block(answer: ChatAnswer) -> dict[str, Any]:
     """Return a tool_use block for a complete tool answer, else a text block.
 
     A malformed or truncated tool answer has no parsed value, so it is sent as text, which is
@@ -120,6 +128,8 @@ def _content_block(answer: ChatAnswer) -> dict[str, Any]:
 
 
 def _stop_reason(answer: ChatAnswer, block: dict[str, Any]) -> str:
+    if answer.refusal is not None:
+        return "refusal"
     if answer.truncated:
         return "max_tokens"
     return "tool_use" if block["type"] == "tool_use" else "end_turn"
@@ -152,17 +162,7 @@ def message_body(request: ChatRequest, answer: ChatAnswer) -> dict[str, Any]:
 def message_events(request: ChatRequest, answer: ChatAnswer) -> Iterator[bytes]:
     """Yield the server-sent events of a streamed answer, from message_start to message_stop."""
     block = _content_block(answer)
-    opening: dict[str, Any] = {
-        "type": "message",
-        "id": f"msg_{uuid.uuid4().hex[:24]}",
-        "role": "assistant",
-        "model": request.model,
-        "content": [],
-        "stop_reason": None,
-        "stop_sequence": None,
-        "usage": _usage(request, 0),
-    }
-    yield _sse("message_start", {"type": "message_start", "message": opening})
+    yield _message_start(request)
 
     if block["type"] == "tool_use":
         start_block = {**block, "input": {}}
@@ -177,7 +177,10 @@ def message_events(request: ChatRequest, answer: ChatAnswer) -> Iterator[bytes]:
     yield _sse("ping", {"type": "ping"})
     for piece in split_into_chunks(text):
         delta = {"type": delta_type, delta_key: piece}
-        yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        yield _sse(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": delta},
+        )
     yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
 
     closing = {"stop_reason": _stop_reason(answer, block), "stop_sequence": None}
@@ -190,6 +193,40 @@ def message_events(request: ChatRequest, answer: ChatAnswer) -> Iterator[bytes]:
         },
     )
     yield _sse("message_stop", {"type": "message_stop"})
+
+
+def overloaded_events(request: ChatRequest) -> Iterator[bytes]:
+    """Yield a stream that starts normally and then fails with an `overloaded_error` event."""
+    yield _message_start(request)
+    yield _sse("error", error_body(529, "Overloaded"))
+
+
+def _message_start(request: ChatRequest) -> bytes:
+    opening: dict[str, Any] = {
+        "type": "message",
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "role": "assistant",
+        "model": request.model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": _usage(request, 0),
+    }
+    return _sse("message_start", {"type": "message_start", "message": opening})
+
+
+def context_length_error(context_window: int, requested: int) -> dict[str, Any]:
+    """Return the 400 body Anthropic sends when the prompt does not fit the context window."""
+    return error_body(400, f"prompt is too long: {requested} tokens > {context_window} maximum")
+
+
+def quota_error() -> dict[str, Any]:
+    """Return the 400 body Anthropic sends when the account has no credit left."""
+    return error_body(
+        400,
+        "Your credit balance is too low to access the Anthropic API. "
+        "Please go to Plans & Billing to upgrade or purchase credits.",
+    )
 
 
 def _sse(event: str, payload: dict[str, Any]) -> bytes:

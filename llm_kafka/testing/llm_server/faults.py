@@ -73,6 +73,19 @@ class FaultSettings:
     malformed_marker: str | None = None
     """Prompt substring that makes the answer malformed."""
 
+    refusal_marker: str | None = None
+    """Prompt substring that makes the model refuse: OpenAI sends `message.refusal`, Anthropic
+    `stop_reason: "refusal"`."""
+    context_window: int | None = None
+    """Tokens of the model's context window; a request whose input estimate plus `max_tokens`
+    exceeds it gets the provider's 400 context-length error. None means no limit."""
+    quota_exhausted: bool = False
+    """Whether every model request fails as if the account ran out of credit (OpenAI 429
+    `insufficient_quota`, Anthropic 400 "credit balance is too low")."""
+    stream_overloaded_marker: str | None = None
+    """Prompt substring that makes a streamed Anthropic answer end with an `overloaded_error`
+    event inside the 200 response, as Anthropic does when it overloads mid-stream."""
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "fail_marker", dict(self.fail_marker))
         object.__setattr__(self, "error_statuses", tuple(self.error_statuses))
@@ -123,6 +136,8 @@ def _validate(settings: FaultSettings) -> None:
         raise ValueError(f"invalid window_seconds {settings.window_seconds}: expected seconds > 0")
     if settings.hang_seconds < 0:
         raise ValueError(f"invalid hang_seconds {settings.hang_seconds}: expected seconds >= 0")
+    if settings.context_window is not None and settings.context_window < 1:
+        raise ValueError(f"invalid context_window {settings.context_window}: expected an integer >= 1, or None")
     if settings.fail_first_n < 0:
         raise ValueError(f"invalid fail_first_n {settings.fail_first_n}: expected an integer >= 0")
 
@@ -133,7 +148,9 @@ def _validate(settings: FaultSettings) -> None:
             raise ValueError(f"invalid error status {status!r}: expected an HTTP status in 400-599")
     if settings.error_rate > 0 and not settings.error_statuses:
         raise ValueError("error_rate is set but error_statuses is empty: list at least one status")
-    for marker in [*settings.fail_marker, settings.hang_marker, settings.malformed_marker]:
+    markers = [*settings.fail_marker, settings.hang_marker, settings.malformed_marker]
+    markers += [settings.refusal_marker, settings.stream_overloaded_marker]
+    for marker in markers:
         if marker == "":
             raise ValueError("invalid marker '': an empty marker would match every prompt")
 

@@ -79,7 +79,9 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _structured_target(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, bool]:
+def _structured_target(
+    body: dict[str, Any],
+) -> tuple[dict[str, Any] | None, str | None, bool]:
     """Return (schema, forced tool name, json_object flag) that the answer must satisfy."""
     tools = body.get("tools")
     tool_choice = body.get("tool_choice")
@@ -124,6 +126,8 @@ def _forced_tool(tools: list[Any], tool_choice: Any) -> dict[str, Any]:
 
 
 def _message(answer: ChatAnswer) -> dict[str, Any]:
+    if answer.refusal is not None:
+        return {"role": "assistant", "content": None, "refusal": answer.refusal}
     if answer.tool_name is None:
         return {"role": "assistant", "content": answer.text, "refusal": None}
     tool_call = {
@@ -131,7 +135,12 @@ def _message(answer: ChatAnswer) -> dict[str, Any]:
         "type": "function",
         "function": {"name": answer.tool_name, "arguments": answer.text},
     }
-    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [tool_call]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "refusal": None,
+        "tool_calls": [tool_call],
+    }
 
 
 def _finish_reason(answer: ChatAnswer) -> str:
@@ -180,7 +189,12 @@ def chat_completion_events(request: ChatRequest, answer: ChatAnswer) -> Iterator
     usage_field: dict[str, Any] = {"usage": None} if request.include_usage_in_stream else {}
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        choice = {
+            "index": 0,
+            "delta": delta,
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }
         return _sse({**base, "choices": [choice], **usage_field})
 
     pieces = split_into_chunks(answer.text)
@@ -241,7 +255,10 @@ def parse_embedding_request(body: dict[str, Any]) -> EmbeddingRequest:
         )
     encoding_format = body.get("encoding_format", "float")
     if encoding_format not in ("float", "base64"):
-        raise RequestError(400, f"invalid 'encoding_format' {encoding_format!r}: expected 'float' or 'base64'")
+        raise RequestError(
+            400,
+            f"invalid 'encoding_format' {encoding_format!r}: expected 'float' or 'base64'",
+        )
     return EmbeddingRequest(model, inputs, dimensions, str(encoding_format))
 
 
@@ -278,6 +295,30 @@ _ERROR_TYPES = {
     429: "requests",
 }
 _ERROR_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
+
+
+def context_length_error(context_window: int, requested: int) -> dict[str, Any]:
+    """Return the 400 body OpenAI sends when a request does not fit the context window."""
+    body = error_body(
+        400,
+        f"This model's maximum context length is {context_window} tokens. However, you "
+        f"requested {requested} tokens. Please reduce the length of the messages or completion.",
+    )
+    body["error"]["code"] = "context_length_exceeded"
+    body["error"]["param"] = "messages"
+    return body
+
+
+def quota_error() -> dict[str, Any]:
+    """Return the 429 body OpenAI sends when the account has no credit left."""
+    return {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+    }
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:

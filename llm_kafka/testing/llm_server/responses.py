@@ -21,6 +21,7 @@ CHARS_PER_TOKEN = 4
 PREVIEW_WORDS = 8
 DEFAULT_EMBEDDING_DIMENSIONS = 64
 MALFORMED_PROSE = "Sorry, I cannot give that answer as JSON. Here is some prose instead."
+REFUSAL_TEXT = "I'm sorry, but I can't help with that request."
 
 
 class RequestError(ValueError):
@@ -84,6 +85,8 @@ class ChatAnswer:
     truncated: bool
     """Whether `max_tokens` cut the text short."""
     output_tokens: int
+    refusal: str | None = None
+    """Refusal message when the model declined to answer; `text` is then empty."""
 
 
 def estimate_tokens(text: str) -> int:
@@ -136,11 +139,20 @@ def truncate_to_max_tokens(text: str, max_tokens: int | None) -> tuple[str, bool
     return text[: max_tokens * CHARS_PER_TOKEN], True
 
 
-def build_answer(request: ChatRequest, *, malformed: bool) -> ChatAnswer:
-    """Build the deterministic answer for `request`, optionally in a broken format.
+def build_answer(request: ChatRequest, *, malformed: bool, refused: bool = False) -> ChatAnswer:
+    """Build the deterministic answer for `request`, optionally in a broken format or refused.
 
     Raises SchemaError (a ValueError) when the request's schema cannot be satisfied.
     """
+    if refused:
+        return ChatAnswer(
+            text="",
+            value=None,
+            tool_name=None,
+            truncated=False,
+            output_tokens=estimate_tokens(REFUSAL_TEXT),
+            refusal=REFUSAL_TEXT,
+        )
     structured = request.schema is not None or request.json_object
     value: Any = None
     if request.schema is not None:

@@ -320,7 +320,12 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as parse_error:
-            logger.info("Rejected %s %s with 400: invalid JSON body: %s", self.command, path, parse_error)
+            logger.info(
+                "Rejected %s %s with 400: invalid JSON body: %s",
+                self.command,
+                path,
+                parse_error,
+            )
             self._send_json(400, error(400, f"invalid JSON body: {parse_error}"))
             return None
         if not isinstance(body, dict):
@@ -330,6 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
+        # Counted before the write, so a client that reads stats right after the response
+        # always sees it counted.
+        self.app._stats.record_response(status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -341,11 +349,11 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError) as error:
             logger.debug("Client closed the connection before the %d response: %s", status, error)
             self.close_connection = True
-        self.app._stats.record_response(status)
 
     def _send_events(self, events: Iterable[bytes], headers: dict[str, str]) -> None:
         """Stream server-sent events and close the connection, which marks the end of the body."""
         self.close_connection = True
+        self.app._stats.record_response(200)
         try:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -359,7 +367,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError) as error:
             logger.debug("Client closed the connection during a stream: %s", error)
-        self.app._stats.record_response(200)
 
     # Admin routes.
 
@@ -399,16 +406,26 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = parse(body)
         except RequestError as error:
-            logger.info("Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message)
+            logger.info(
+                "Rejected %s %s with %d: %s",
+                self.command,
+                self.path,
+                error.status,
+                error.message,
+            )
             self._send_json(error.status, _error_body(flavor, error.status, error.message))
             return
 
+        if self._reject_account_or_context(flavor, request):
+            return
         decision = self._apply_faults(flavor, request.prompt, request.input_tokens)
         if decision is None:
             return
         headers = _rate_limit_headers(flavor, decision.rate_limit)
+        refusal_marker = self.app.settings.refusal_marker
+        refused = refusal_marker is not None and refusal_marker in request.prompt
         try:
-            answer = build_answer(request, malformed=decision.malformed)
+            answer = build_answer(request, malformed=decision.malformed, refused=refused)
         except SchemaError as error:
             message = f"unsupported JSON schema: {error}"
             logger.info("Rejected %s %s with 400: %s", self.command, self.path, message)
@@ -423,8 +440,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.app._faults.record_output_tokens(answer.output_tokens)
         self._send_chat_answer(flavor, request, answer, headers)
 
+    def _reject_account_or_context(self, flavor: ApiFlavor, request: ChatRequest) -> bool:
+        """Send the quota or context-length error that the settings call for; return whether sent."""
+        settings = self.app.settings
+        api = openai_api if flavor == "openai" else anthropic_api
+        if settings.quota_exhausted:
+            self.app._stats.record_event("errors_injected")
+            status = 429 if flavor == "openai" else 400
+            self._send_json(status, api.quota_error())
+            return True
+        window = settings.context_window
+        if window is None:
+            return False
+        # OpenAI counts the requested output against the window; Anthropic only the prompt.
+        requested = request.input_tokens
+        if flavor == "openai":
+            requested += request.max_tokens or 0
+        if requested <= window:
+            return False
+        self.app._stats.record_event("errors_injected")
+        self._send_json(400, api.context_length_error(window, requested))
+        return True
+
     def _send_chat_answer(
-        self, flavor: ApiFlavor, request: ChatRequest, answer: ChatAnswer, headers: dict[str, str]
+        self,
+        flavor: ApiFlavor,
+        request: ChatRequest,
+        answer: ChatAnswer,
+        headers: dict[str, str],
     ) -> None:
         if flavor == "openai":
             headers[openai_api.REQUEST_ID_HEADER] = _request_id()
@@ -434,7 +477,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, openai_api.chat_completion_body(request, answer), headers)
             return
         headers[anthropic_api.REQUEST_ID_HEADER] = _request_id()
-        if request.stream:
+        overloaded_marker = self.app.settings.stream_overloaded_marker
+        if request.stream and overloaded_marker is not None and overloaded_marker in request.prompt:
+            self.app._stats.record_event("errors_injected")
+            self._send_events(anthropic_api.overloaded_events(request), headers)
+        elif request.stream:
             self._send_events(anthropic_api.message_events(request, answer), headers)
         else:
             self._send_json(200, anthropic_api.message_body(request, answer), headers)
@@ -443,13 +490,20 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = openai_api.parse_embedding_request(body)
         except RequestError as error:
-            logger.info("Rejected %s %s with %d: %s", self.command, self.path, error.status, error.message)
+            logger.info(
+                "Rejected %s %s with %d: %s",
+                self.command,
+                self.path,
+                error.status,
+                error.message,
+            )
             self._send_json(error.status, openai_api.error_body(error.status, error.message))
             return
 
         prompt = "\n".join(request.inputs)
         payload = openai_api.embeddings_body(
-            request, [embedding_vector(text, request.dimensions) for text in request.inputs]
+            request,
+            [embedding_vector(text, request.dimensions) for text in request.inputs],
         )
         input_tokens = int(payload["usage"]["prompt_tokens"])
         decision = self._apply_faults("openai", prompt, input_tokens)
@@ -473,7 +527,11 @@ class _Handler(BaseHTTPRequestHandler):
         if decision.hang:
             app._stats.record_event("hangs")
             hang_seconds = app.settings.hang_seconds
-            logger.debug("Hanging %s request for %.1f s, then closing the connection", flavor, hang_seconds)
+            logger.debug(
+                "Hanging %s request for %.1f s, then closing the connection",
+                flavor,
+                hang_seconds,
+            )
             app._stopping.wait(hang_seconds)
             self.close_connection = True
             return None
@@ -484,8 +542,17 @@ class _Handler(BaseHTTPRequestHandler):
         headers = _rate_limit_headers(flavor, decision.rate_limit)
         if decision.retry_after_seconds is not None:
             headers.update(retry_after_headers(decision.retry_after_seconds))
-        logger.debug("Sending injected %d to %s request: %s", decision.status, flavor, decision.reason)
-        self._send_json(decision.status, _error_body(flavor, decision.status, decision.reason), headers)
+        logger.debug(
+            "Sending injected %d to %s request: %s",
+            decision.status,
+            flavor,
+            decision.reason,
+        )
+        self._send_json(
+            decision.status,
+            _error_body(flavor, decision.status, decision.reason),
+            headers,
+        )
         return None
 
 
