@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from llm_kafka import (
     BaseProcessor,
     KafkaSettings,
+    LLMClient,
     MetricsCollector,
     Pipeline,
     PipelineSettings,
@@ -25,9 +26,10 @@ from llm_kafka import (
 )
 from llm_kafka.dead_letter_replay import replay_dead_letters
 from llm_kafka.kafka import dead_letter as dlq
+from llm_kafka.testing.llm_server import LocalLLMServer
 
 from .kafka_io import produce, read_all, run_until_settled
-from .processors import EchoProcessor
+from .processors import EchoProcessor, LLMEchoProcessor
 
 pytestmark = pytest.mark.kafka
 
@@ -198,3 +200,30 @@ def test_replay_continues_failed_message_trace(bootstrap_servers: str, new_topic
     assert send.parent.span_id == process.context.span_id
     assert send.kind is trace.SpanKind.PRODUCER
     assert parse_traceparent(replayed.headers["traceparent"]) == (trace_id, send.context.span_id)
+
+
+def test_llm_client_span_is_child_of_processing(bootstrap_servers: str, new_topic: Callable[..., str]) -> None:
+    topics = new_topics(new_topic)
+    SPANS.clear()
+    producer_span = produce_in_span(bootstrap_servers, topics["in"], b'{"id": "t5", "content": "hello model"}')
+
+    with LocalLLMServer() as server:
+        llm = LLMClient("openai", "local-model", api_key="local", base_url=server.openai_base_url)
+        pipeline = Pipeline(
+            LLMEchoProcessor(),
+            kafka=KafkaSettings(bootstrap_servers=bootstrap_servers, group_id=f"group-{topics['in']}"),
+            settings=PipelineSettings(
+                input_topics=[topics["in"]], output_topic=topics["out"], dead_letter_topic=topics["dlq"]
+            ),
+            llm=llm,
+        )
+        run_until_settled(pipeline, expected=1)
+
+    output = read_all(bootstrap_servers, topics["out"], expected=1)[0]
+    process = span_named(f"process {topics['in']}")
+    model_calls = [span for span in SPANS.get_finished_spans() if span.kind is trace.SpanKind.CLIENT]
+    assert len(model_calls) == 1, [span.name for span in SPANS.get_finished_spans()]
+    assert model_calls[0].parent.span_id == process.context.span_id
+    assert model_calls[0].attributes["gen_ai.request.model"] == "local-model"
+    assert process.context.trace_id == producer_span.get_span_context().trace_id
+    assert parse_traceparent(output.headers["traceparent"]) == (process.context.trace_id, process.context.span_id)
