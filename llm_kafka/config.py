@@ -332,6 +332,16 @@ class LLMSettings(BaseModel):
     breaker_recovery_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds the circuit breaker stays open before it lets one call through."
     )
+    requests_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests per minute at most to this provider and model, for the whole process. Default: no limit.",
+    )
+    tokens_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Input plus output tokens per minute at most, estimated before each call. Default: no limit.",
+    )
 
     def client_options(self) -> dict[str, Any]:
         """Return the ``LLMClient`` keyword arguments these settings set, without the resilience ones."""

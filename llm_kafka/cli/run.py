@@ -21,6 +21,7 @@ from typing import Any
 from llm_kafka.config import Settings, TelemetrySettings
 from llm_kafka.errors import ConfigurationError
 from llm_kafka.llm.client import LLMClient
+from llm_kafka.llm.rate_limit import RateLimits
 from llm_kafka.observability.health import HealthServer, HealthState
 from llm_kafka.observability.health_transport import HealthReportingTransport
 from llm_kafka.observability.logging import configure_logging, register_secrets
@@ -147,10 +148,16 @@ def _build_llm(settings: Settings, metrics: MetricsCollector) -> LLMClient | Non
         failure_threshold=settings.llm.breaker_failure_threshold,
         recovery_timeout=settings.llm.breaker_recovery_timeout_s,
     )
+    rate_limits = None
+    if settings.llm.requests_per_minute is not None or settings.llm.tokens_per_minute is not None:
+        rate_limits = RateLimits(
+            requests_per_minute=settings.llm.requests_per_minute, tokens_per_minute=settings.llm.tokens_per_minute
+        )
     return LLMClient(
         **options,
         retry_policy=RetryPolicy(max_attempts=settings.llm.max_attempts),
         circuit_breaker=breaker,
+        rate_limits=rate_limits,
         metrics=metrics,
     )
 

@@ -63,14 +63,20 @@ def test_build_pipeline_returns_pipeline_as_is() -> None:
 def test_build_pipeline_builds_llm_client() -> None:
     configured = settings()
     configured.llm = LLMSettings(
-        provider="openai", model="m", api_key="sk-unit-test", base_url="http://127.0.0.1:9/v1", max_attempts=2
+        provider="openai",
+        model="cli-helper-model",
+        api_key="sk-unit-test",
+        base_url="http://127.0.0.1:9/v1",
+        max_attempts=2,
+        requests_per_minute=30,
     )
 
     pipeline = build_pipeline(Upper, configured)
 
     assert pipeline.llm is not None
-    assert pipeline.llm.model == "m"
+    assert pipeline.llm.model == "cli-helper-model"
     assert pipeline.llm.retry_policy.max_attempts == 2
+    assert pipeline.llm.rate_limiter.limits.requests_per_minute == 30
 
 
 def test_build_pipeline_without_settings_is_rejected() -> None:
