@@ -9,22 +9,26 @@ pass the in-memory one from ``llm_kafka.testing``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 from llm_kafka.config import KafkaSettings, PipelineSettings
-from llm_kafka.engine.handler import MessageHandler, ProcessorRouter
+from llm_kafka.engine.handler import MessageHandler, ProcessorRouter, ScopeMetadata
 from llm_kafka.engine.loop_thread import LoopThread
 from llm_kafka.engine.transport import ProducerPort, Transport
 from llm_kafka.errors import ConfigurationError
 from llm_kafka.kafka.transport import KafkaTransport
 from llm_kafka.llm.client import LLMClient
+from llm_kafka.llm.deadline import deadline_after
+from llm_kafka.llm.usage import UsageTracker
 from llm_kafka.messages import MessageFormat
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.processor import BaseProcessor
@@ -157,7 +161,13 @@ class Pipeline:
         executor = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="llm-kafka-hook")
         try:
             self._check_topics(producer)
-            handler = MessageHandler(self.router, self.message_format, executor, llm=self.llm)
+            handler = MessageHandler(
+                self.router,
+                self.message_format,
+                executor,
+                llm=self.llm,
+                scope=functools.partial(_llm_scope, self.settings.message_timeout_s),
+            )
             self._worker = PipelineWorker(
                 self.settings,
                 self.transport.consumer(),
@@ -165,7 +175,7 @@ class Pipeline:
                 handler,
                 loop,
                 self.metrics,
-                llm_wait_time=getattr(self.llm, "wait_time", None),
+                llm_wait_time=self.llm.wait_time if self.llm is not None else None,
             )
             if self._stop_requested.is_set():
                 self._worker.request_stop()
@@ -204,3 +214,16 @@ class Pipeline:
                 signal.signal(sig, handler)
 
         return restore
+
+
+@contextmanager
+def _llm_scope(deadline_s: float) -> Iterator[ScopeMetadata]:
+    """Give one message's LLM calls a shared deadline and sum their usage for its metadata."""
+    tracker = UsageTracker()
+
+    def metadata() -> dict[str, object]:
+        usage = tracker.summary()
+        return {"llm_usage": usage.to_metadata()} if usage.calls or usage.cached_calls else {}
+
+    with tracker.activate(), deadline_after(deadline_s):
+        yield metadata

@@ -30,7 +30,7 @@ from llm_kafka.engine.offsets import OffsetTracker
 from llm_kafka.engine.pausing import PauseState
 from llm_kafka.engine.scheduler import Scheduler
 from llm_kafka.engine.transport import ConsumedRecord, ConsumerPort, ProducerPort, TopicPartition
-from llm_kafka.errors import CommitError
+from llm_kafka.errors import CommitError, is_provider_wide
 from llm_kafka.kafka.output_writer import OutputWriter
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.processor import RecordInfo
@@ -50,6 +50,14 @@ _COMMITTED_TIMEOUT_S = 10.0
 # Least time the output writer gets at shutdown to produce what is queued, even when the
 # shutdown timeout is spent: producing a queued record takes microseconds.
 _WRITER_CLOSE_MIN_S = 1.0
+
+# A message that failed because the whole provider did (bad credentials, exhausted quota, an
+# open breaker) waits for the provider instead of going to the dead-letter topic. It sleeps
+# at least _DEFER_MIN_S so that a failing provider is not called in a tight loop, at most
+# _DEFER_MAX_S before it asks again, and checks every _DEFER_CHECK_S whether the worker stops.
+_DEFER_MIN_S = 1.0
+_DEFER_MAX_S = 60.0
+_DEFER_CHECK_S = 0.5
 
 WaitTime = Callable[[], float]
 
@@ -189,9 +197,22 @@ class PipelineWorker:
 
     async def _process(self, record: ConsumedRecord) -> None:
         started = time.perf_counter()
+        outcome = await self._run_handler(record)
+        while isinstance(outcome, Failure) and is_provider_wide(outcome.error):
+            # The provider, not the message, failed: keep the slot (and the key's order), wait
+            # for the provider, and try again instead of dead-lettering.
+            self._metrics.increment("messages.deferred", attributes={"topic": record.info.topic})
+            if not await self._wait_for_provider():
+                self._abandon(record)
+                return
+            outcome = await self._run_handler(record)
+        self._metrics.record_duration("processing.duration", time.perf_counter() - started)
+        self._finish(record, outcome)
+
+    async def _run_handler(self, record: ConsumedRecord) -> Outcome:
         timeout = self._settings.message_timeout_s
         try:
-            outcome: Outcome = await asyncio.wait_for(self._handler.handle(record.info, record.value), timeout)
+            return await asyncio.wait_for(self._handler.handle(record.info, record.value), timeout)
         except asyncio.TimeoutError:
             logger.warning(
                 "message took longer than message_timeout_s=%ss; sending it to the dead-letter topic: %s",
@@ -199,9 +220,29 @@ class PipelineWorker:
                 record.info.describe(),
             )
             error = TimeoutError(f"processing took longer than message_timeout_s={timeout}s")
-            outcome = Failure(error, "-", None, "process", 1)
-        self._metrics.record_duration("processing.duration", time.perf_counter() - started)
-        self._finish(record, outcome)
+            return Failure(error, "-", None, "process", 1)
+
+    async def _wait_for_provider(self) -> bool:
+        """Sleep until the LLM provider may take calls again; return False if the worker stops first."""
+        wait = self._llm_wait_time() if self._llm_wait_time is not None else 0.0
+        deadline = time.monotonic() + min(max(wait, _DEFER_MIN_S), _DEFER_MAX_S)
+        while time.monotonic() < deadline:
+            if self._draining or self._fatal is not None:
+                return False
+            await asyncio.sleep(min(_DEFER_CHECK_S, max(0.0, deadline - time.monotonic())))
+        return not self._draining
+
+    def _abandon(self, record: ConsumedRecord) -> None:
+        """Give up on ``record`` without output: it stays uncommitted and is processed after a restart."""
+        info = record.info
+        logger.warning(
+            "stopping while the message waits for the LLM provider; it stays uncommitted: %s", info.describe()
+        )
+        with self._lock:
+            self._scheduler.finish(record)
+            partition = (info.topic, info.partition)
+            if self._dispatch_epoch.pop((info.topic, info.partition, info.offset), None) == self._epochs.get(partition):
+                self._unsettled[partition] -= 1
 
     def _finish(self, record: ConsumedRecord, outcome: Outcome) -> None:
         info = record.info

@@ -15,12 +15,13 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from llm_kafka.errors import LLMProviderError, ProcessingError, StructuredOutputError
+from llm_kafka.errors import LLMProviderError, ProcessingError, is_provider_wide
 from llm_kafka.messages import DEFAULT_MESSAGE_TYPE, MessageFormat, encode_json
 from llm_kafka.observability.tracing import MessageTracer, record_outcome, trace_headers
 from llm_kafka.processor import BaseProcessor, ProcessingContext, RecordInfo
@@ -62,10 +63,21 @@ class Failure:
     @property
     def raw_output(self) -> str | None:
         """The model output that failed validation, when there is one."""
-        return self.error.raw_output if isinstance(self.error, StructuredOutputError) else None
+        raw_output = getattr(self.error, "raw_output", None)
+        return raw_output if isinstance(raw_output, str) else None
 
 
 Outcome = Success | Failure
+
+# A scope wraps one message's hooks (the LLM usage tracker and deadline, for example) and
+# yields a function that returns metadata to add to the output once the hooks finished.
+ScopeMetadata = Callable[[], Mapping[str, Any]]
+MessageScope = Callable[[], AbstractContextManager[ScopeMetadata]]
+
+
+@contextmanager
+def _no_scope() -> Iterator[ScopeMetadata]:
+    yield dict
 
 
 class ProcessorRouter:
@@ -106,23 +118,30 @@ class MessageHandler:
         message_format: MessageFormat[Any],
         executor: Executor,
         llm: Any = None,
+        scope: MessageScope | None = None,
         tracer: MessageTracer | None = None,
     ) -> None:
         self._router = router
         self._format = message_format
         self._executor = executor
         self._llm = llm
+        self._scope = scope or _no_scope
         self._tracer = tracer or MessageTracer()
 
     async def handle(self, record: RecordInfo, value: bytes | None) -> Outcome:
-        """Process one record; return ``Success`` with the output bytes or ``Failure``."""
+        """Process one record; return ``Success`` with the output bytes or ``Failure``.
+
+        The hooks run inside ``scope``, whose metadata (LLM usage, for example) is added to
+        the output's metadata, and inside the record's processing span.
+        """
         with self._tracer.process_span(record) as span:
-            outcome = await self._run_hooks(record, value)
+            with self._scope() as scope_metadata:
+                outcome = await self._handle(record, value, scope_metadata)
             error = outcome.error if isinstance(outcome, Failure) else None
             record_outcome(span, processor=outcome.processor, message_id=outcome.message_id, error=error)
             return dataclasses.replace(outcome, headers=(*outcome.headers, *trace_headers()))
 
-    async def _run_hooks(self, record: RecordInfo, value: bytes | None) -> Outcome:
+    async def _handle(self, record: RecordInfo, value: bytes | None, scope_metadata: ScopeMetadata) -> Outcome:
         started = time.perf_counter()
         context = ProcessingContext(record=record, processor="-", llm=self._llm)
         hook = "parse"
@@ -146,18 +165,24 @@ class MessageHandler:
             result = await self._call(processor.postprocess, result, context)
 
             hook = "encode"
-            metadata = {
+            metadata: dict[str, Any] = {
                 "processing_time_ms": round((time.perf_counter() - started) * 1000, 3),
                 "processor": context.processor,
             }
+            metadata.update(scope_metadata())
             output = encode_json(self._format.build_output(message, result, metadata))
-        except Exception as error:  # every failure becomes a dead-letter record
+        except Exception as error:  # every failure becomes a dead-letter record or a deferral
             attempts = error.attempts if isinstance(error, LLMProviderError) else 1
+            # A provider-wide failure is not the message's fault, so the engine retries it later.
+            next_step = (
+                "it waits for the provider" if is_provider_wide(error) else "sending it to the dead-letter topic"
+            )
             logger.warning(
-                "message failed in %s (%s: %s); sending it to the dead-letter topic: %s",
+                "message failed in %s (%s: %s); %s: %s",
                 hook,
                 type(error).__name__,
                 error,
+                next_step,
                 record.describe(context.message_id),
             )
             return Failure(error, context.processor, context.message_id, hook, attempts)

@@ -9,7 +9,6 @@ the caller's event loop and waits only with ``asyncio.sleep``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import logging
@@ -56,6 +55,7 @@ from llm_kafka.llm.usage import current_tracker
 from llm_kafka.observability.llm_telemetry import LLMTelemetry
 from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.resilience.circuit_breaker import CircuitBreaker, StateListener
+from llm_kafka.resilience.clock import SYSTEM_CLOCK, Clock
 from llm_kafka.resilience.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ class LLMClient:
         telemetry: LLMTelemetry | None = None,
         registry: ProviderRegistry | None = None,
         provider_options: dict[str, Any] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.provider_name = provider
         self.model = model or DEFAULT_MODELS.get(provider, "")
@@ -168,9 +169,13 @@ class LLMClient:
         self.prices = prices or PriceTable()
         self.cache = cache
         self.fallbacks = tuple(fallbacks)
-        self.circuit_breaker = circuit_breaker or CircuitBreaker(f"{provider}:{self.model}")
+        self.clock = clock or SYSTEM_CLOCK
+        self.circuit_breaker = circuit_breaker or CircuitBreaker(f"{provider}:{self.model}", clock=self.clock.monotonic)
         self.circuit_breaker.add_listener(self._count_transition)
         limiter_key = f"{provider}:{base_url or 'default'}:{self.model}"
+        if rate_limiter is None and clock is not None:
+            # A client on its own clock gets its own limiter: the shared ones run on real time.
+            rate_limiter = RateLimiter(limiter_key, rate_limits, clock=clock.monotonic, waits=clock)
         self.rate_limiter = rate_limiter or default_rate_limiters().get(limiter_key, rate_limits)
         self._last_input_estimate = 0
 
@@ -534,7 +539,7 @@ class LLMClient:
                 return attempt()
             except LLMProviderError as error:
                 wait = self._retry_wait(route, number, error, deadline, totals)
-            time.sleep(wait)
+            self.clock.sleep(wait)
             number += 1
 
     async def _aretry(
@@ -551,7 +556,7 @@ class LLMClient:
                 return await attempt()
             except LLMProviderError as error:
                 wait = self._retry_wait(route, number, error, deadline, totals)
-            await asyncio.sleep(wait)
+            await self.clock.asleep(wait)
             number += 1
 
     # --- decisions shared by the plain and async paths -----------------------------------

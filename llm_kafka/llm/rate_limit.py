@@ -10,7 +10,6 @@ window's budgets, the budget the provider's rate-limit headers report, and the g
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import re
@@ -23,6 +22,7 @@ from datetime import datetime
 
 from llm_kafka.errors import DeadlineExceededError, RateLimitError
 from llm_kafka.llm.types import Usage
+from llm_kafka.resilience.clock import SYSTEM_CLOCK, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +119,12 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        waits: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.name = name
         self._limits = limits or RateLimits()
         self._clock = clock
+        self._waits = waits
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._window = _Window()
@@ -172,7 +174,7 @@ class RateLimiter:
         *,
         deadline: float | None = None,
         max_wait: float | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> Reservation:
         """Reserve a place, sleeping the calling thread until one is free.
 
@@ -184,7 +186,7 @@ class RateLimiter:
             result = self.try_acquire(input_tokens, output_tokens)
             if isinstance(result, Reservation):
                 return result
-            sleep(self._bounded_wait(result, deadline, max_wait))
+            (sleep or self._waits.sleep)(self._bounded_wait(result, deadline, max_wait))
 
     async def aacquire(
         self,
@@ -199,7 +201,7 @@ class RateLimiter:
             result = self.try_acquire(input_tokens, output_tokens)
             if isinstance(result, Reservation):
                 return result
-            await asyncio.sleep(self._bounded_wait(result, deadline, max_wait))
+            await self._waits.asleep(self._bounded_wait(result, deadline, max_wait))
 
     def settle(
         self,

@@ -10,23 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
+from llm_kafka.resilience.clock import SystemClock
 
-class SystemClock:
-    """The real clock: ``time.monotonic``, ``time.sleep`` and ``asyncio.sleep``."""
-
-    def monotonic(self) -> float:
-        """Return seconds from ``time.monotonic``."""
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        """Block the calling thread for ``seconds``."""
-        time.sleep(seconds)
-
-    async def asleep(self, seconds: float) -> None:
-        """Suspend the calling task for ``seconds``."""
-        await asyncio.sleep(seconds)
+__all__ = ["FakeClock", "SystemClock"]
 
 
 class FakeClock:

@@ -171,7 +171,12 @@ class FakeLLM:
             return [prompt_of(request) for request in self.requests]
 
     def client(self, model: str = "fake-model", **options: Any) -> LLMClient:
-        """Return an ``LLMClient`` that calls this script; ``options`` go to ``LLMClient``."""
+        """Return an ``LLMClient`` that calls this script; ``options`` go to ``LLMClient``.
+
+        The client waits on this script's clock unless ``options`` name another one, so with a
+        ``FakeClock`` its retries, rate-limit waits and breaker periods cost no real time.
+        """
+        options.setdefault("clock", self.clock)
         provider_options = {**options.pop("provider_options", {}), SCRIPT_OPTION: self}
         return LLMClient(PROVIDER_NAME, model, provider_options=provider_options, **options)
 

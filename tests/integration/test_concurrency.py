@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from llm_kafka import BaseProcessor, KafkaSettings, LLMClient, Pipeline, PipelineSettings, RetryPolicy
+from llm_kafka import BaseProcessor, CircuitBreaker, KafkaSettings, LLMClient, Pipeline, PipelineSettings, RetryPolicy
 from llm_kafka.testing.llm_server import LocalLLMServer
 
 from .kafka_io import committed_offsets, end_offsets, produce, read_all, run_until_settled, wait_until
@@ -40,6 +41,21 @@ def make_pipeline(
         ),
         llm=llm,
     )
+
+
+def watch_for_pause(pipeline: Pipeline, limit_s: float = 30.0) -> threading.Event:
+    """Return an event set once the pipeline reports a paused partition (watched for ``limit_s``)."""
+    seen = threading.Event()
+
+    def watch() -> None:
+        for _ in range(int(limit_s / 0.01)):
+            if pipeline.metrics.snapshot().gauges.get("partitions.paused", 0) > 0:
+                seen.set()
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return seen
 
 
 @pytest.fixture
@@ -140,20 +156,35 @@ def test_back_pressure_pauses_the_partition_and_caps_concurrency(
     produce(bootstrap_servers, names["input"], [(None, message(f"m{i}", "x")) for i in range(count)])
     processor = SleepyProcessor(default_seconds=0.05)
     pipeline = make_pipeline(bootstrap_servers, names, processor, ordering="unordered", max_in_flight=3, max_buffered=4)
-    paused_seen = threading.Event()
-
-    def watch() -> None:
-        for _ in range(600):
-            if pipeline.metrics.snapshot().gauges.get("partitions.paused", 0) > 0:
-                paused_seen.set()
-                return
-            threading.Event().wait(0.01)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    paused_seen = watch_for_pause(pipeline)
     run_until_settled(pipeline, count)
-    watcher.join(timeout=10)
 
     assert processor.most_running == 3
     assert paused_seen.is_set(), "the partition was never paused although the buffer was full"
+    assert len(read_all(bootstrap_servers, names["output"], count)) == count
+
+
+def test_provider_outage_pauses_consumption_and_loses_nothing(
+    bootstrap_servers: str, topics: Callable[[int], dict[str, str]], llm_server: LocalLLMServer
+) -> None:
+    names = topics(2)
+    count = 20
+    llm_server.configure(fail_first_n=1, fail_first_status=401)  # a credentials failure, provider-wide
+    llm = LLMClient(
+        "openai",
+        "local-model",
+        api_key="local",
+        base_url=llm_server.openai_base_url,
+        circuit_breaker=CircuitBreaker("local", recovery_timeout=1.0),
+    )
+    produce(
+        bootstrap_servers, names["input"], [(f"k{i}".encode(), message(f"m{i}", f"text {i}")) for i in range(count)]
+    )
+    pipeline = make_pipeline(bootstrap_servers, names, TimelineLLMProcessor(), llm=llm, max_in_flight=4)
+    paused_seen = watch_for_pause(pipeline)
+    run_until_settled(pipeline, count)
+
+    assert paused_seen.is_set(), "the partitions were not paused while the breaker was open"
+    assert pipeline.metrics.snapshot().counter("messages.deferred") >= 1
+    assert pipeline.metrics.snapshot().counter("messages.dead_lettered") == 0
     assert len(read_all(bootstrap_servers, names["output"], count)) == count

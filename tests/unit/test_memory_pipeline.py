@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from llm_kafka import (
     BaseProcessor,
+    CircuitBreaker,
     ConfigurationError,
     KafkaError,
     Pipeline,
@@ -29,6 +30,8 @@ from llm_kafka.testing import (
     InMemoryTransport,
     Malformed,
     RateLimited,
+    Reply,
+    ServerError,
 )
 
 GROUP = "memory-pipeline"
@@ -246,3 +249,30 @@ def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
             return True
         time.sleep(0.01)
     return condition()
+
+
+def test_output_metadata_sums_llm_usage(broker: InMemoryBroker) -> None:
+    broker.send("in", {"id": "r1", "content": "Great"}, key="r1")
+    script = [RateLimited(retry_after=0.01), Reply({"sentiment": "positive"}, input_tokens=7, output_tokens=3)]
+    llm = FakeLLM(script).client(retry_policy=RetryPolicy(max_attempts=3, base_delay=0.0))
+
+    run = broker.run_until_settled(make_pipeline(broker, Classify(), llm=llm))
+
+    usage = run.output_values()[0]["metadata"]["llm_usage"]
+    assert usage["input_tokens"] == 7
+    assert usage["output_tokens"] == 3
+    assert usage["llm_calls"] == 1
+
+
+def test_provider_wide_failure_waits_instead_of_dead_lettering(broker: InMemoryBroker) -> None:
+    broker.send("in", {"id": "r1", "content": "Great"}, key="r1")
+    fake = FakeLLM([ServerError(401), {"sentiment": "positive"}])
+    llm = fake.client(circuit_breaker=CircuitBreaker("fake", recovery_timeout=0.2))
+    pipeline = make_pipeline(broker, Classify(), llm=llm)
+
+    run = broker.run_until_settled(pipeline, timeout_s=30)
+
+    assert run.dead_letters == []
+    assert run.output_values()[0]["result"] == {"sentiment": "positive"}
+    assert pipeline.metrics.snapshot().counter("messages.deferred") == 1
+    assert fake.calls == 2
