@@ -30,7 +30,10 @@ from llm_kafka.llm.client import LLMClient
 from llm_kafka.llm.deadline import deadline_after
 from llm_kafka.llm.usage import UsageTracker
 from llm_kafka.messages import MessageFormat
+from llm_kafka.observability.health import HealthState
+from llm_kafka.observability.health_transport import HealthReportingTransport
 from llm_kafka.observability.metrics import MetricsCollector
+from llm_kafka.observability.tracing import MessageTracer
 from llm_kafka.processor import BaseProcessor
 from llm_kafka.worker import PipelineWorker
 
@@ -70,6 +73,7 @@ class Pipeline:
         message_format: MessageFormat[Any] | None = None,
         metrics: MetricsCollector | None = None,
         transport: Transport | None = None,
+        health: HealthState | None = None,
     ) -> None:
         if isinstance(processor, BaseProcessor):
             routes: Mapping[str, BaseProcessor] = {}
@@ -81,7 +85,12 @@ class Pipeline:
             if kafka is None:
                 raise ConfigurationError("a pipeline needs kafka=KafkaSettings(...) or a transport")
             transport = KafkaTransport(kafka)
+        if health is not None:
+            transport = HealthReportingTransport(transport, health)
+            if llm is not None:
+                health.watch_breaker(llm.circuit_breaker)
         self.kafka = kafka
+        self.health = health
         self.transport = transport
         self.settings = settings
         self.llm = llm
@@ -167,6 +176,7 @@ class Pipeline:
                 executor,
                 llm=self.llm,
                 scope=functools.partial(_llm_scope, self.settings.message_timeout_s),
+                tracer=MessageTracer(consumer_group=self.kafka.group_id if self.kafka is not None else None),
             )
             self._worker = PipelineWorker(
                 self.settings,

@@ -108,6 +108,7 @@ class PipelineWorker:
             dead_letter_topic=settings.dead_letter_topic,
             on_settled=self._settled,
             on_fatal=self._fail,
+            metrics=metrics,
         )
 
     def request_stop(self) -> None:
@@ -201,12 +202,14 @@ class PipelineWorker:
         while isinstance(outcome, Failure) and is_provider_wide(outcome.error):
             # The provider, not the message, failed: keep the slot (and the key's order), wait
             # for the provider, and try again instead of dead-lettering.
-            self._metrics.increment("messages.deferred", attributes={"topic": record.info.topic})
+            attributes = {"topic": record.info.topic, "processor": outcome.processor}
+            self._metrics.increment("messages.retried", attributes=attributes)
             if not await self._wait_for_provider():
                 self._abandon(record)
                 return
             outcome = await self._run_handler(record)
-        self._metrics.record_duration("processing.duration", time.perf_counter() - started)
+        attributes = {"topic": record.info.topic, "processor": outcome.processor}
+        self._metrics.record_duration("processing.duration", time.perf_counter() - started, attributes)
         self._finish(record, outcome)
 
     async def _run_handler(self, record: ConsumedRecord) -> Outcome:
@@ -320,8 +323,10 @@ class PipelineWorker:
             return
         self._metrics.record_duration("commit.latency", time.perf_counter() - started)
         self._offsets.mark_committed(candidates)
-        for partition in candidates:
+        for partition, committed in candidates.items():
             self._pauses.hold(partition, "metadata", self._offsets.metadata_overflows(partition))
+            lag = self._offsets.highest_seen(partition) + 1 - committed.offset
+            self._metrics.set_gauge("consumer.lag", max(0, lag), {"topic": partition[0], "partition": partition[1]})
         logger.debug("committed offsets %s", candidates)
 
     # -- poll thread: rebalances ---------------------------------------------------------

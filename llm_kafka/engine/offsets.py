@@ -97,6 +97,12 @@ class OffsetTracker:
             state.pending.discard(offset)
             return True
 
+    def highest_seen(self, partition: TopicPartition) -> int:
+        """Return the highest offset of ``partition`` consumed so far, -1 if none."""
+        with self._lock:
+            state = self._partitions.get(partition)
+            return state.highest_seen if state is not None else -1
+
     def pending_count(self, partition: TopicPartition) -> int:
         """Offsets of ``partition`` consumed and not yet done."""
         with self._lock:

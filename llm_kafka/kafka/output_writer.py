@@ -22,6 +22,7 @@ from llm_kafka.engine.handler import Failure, Outcome, Success
 from llm_kafka.engine.transport import ConsumedRecord, ProducerPort
 from llm_kafka.errors import DeliveryError, KafkaError, LLMKafkaError, OutputTooLargeError
 from llm_kafka.kafka.dead_letter import FailureInfo, dead_letter_headers
+from llm_kafka.observability.metrics import MetricsCollector
 from llm_kafka.processor import RecordInfo
 
 logger = logging.getLogger(__name__)
@@ -52,12 +53,14 @@ class OutputWriter:
         dead_letter_topic: str,
         on_settled: SettledCallback,
         on_fatal: FatalCallback,
+        metrics: MetricsCollector | None = None,
     ) -> None:
         self._producer = producer
         self._output_topic = output_topic
         self._dead_letter_topic = dead_letter_topic
         self._on_settled = on_settled
         self._on_fatal = on_fatal
+        self._metrics = metrics or MetricsCollector()
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="llm-kafka-output", daemon=True)
@@ -100,6 +103,7 @@ class OutputWriter:
             if error is None:
                 self._on_settled(info, "processed", outcome.processor)
                 return
+            self._metrics.increment("producer.delivery_failures")
             logger.error("output delivery failed (%s); dead-lettering: %s", error, info.describe(outcome.message_id))
             self._queue.put(_Item(record, Failure(error, outcome.processor, outcome.message_id, "deliver", 1)))
 
@@ -124,6 +128,7 @@ class OutputWriter:
             if error is None:
                 self._on_settled(info, "dead_lettered", failure.processor)
                 return
+            self._metrics.increment("producer.delivery_failures")
             self._on_fatal(
                 KafkaError(f"dead-letter delivery failed, offset left uncommitted: {error}"), info, failure.message_id
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from llm_kafka.kafka.transport import KafkaTransport
+from llm_kafka.observability.health_transport import HealthReportingTransport
 from llm_kafka.pipeline import Pipeline
 from llm_kafka.testing.memory.transport import InMemoryTransport
 from llm_kafka.testing.records import StoredRecord
@@ -74,6 +75,8 @@ class _Progress:
 def pipeline_group_id(pipeline: Pipeline) -> str:
     """Return the consumer group id ``pipeline`` commits under."""
     transport = pipeline.transport
+    while isinstance(transport, HealthReportingTransport):
+        transport = transport.inner
     if isinstance(transport, InMemoryTransport):
         return transport.group_id
     if isinstance(transport, KafkaTransport):

@@ -185,6 +185,6 @@ def test_provider_outage_pauses_consumption_and_loses_nothing(
     run_until_settled(pipeline, count)
 
     assert paused_seen.is_set(), "the partitions were not paused while the breaker was open"
-    assert pipeline.metrics.snapshot().counter("messages.deferred") >= 1
+    assert pipeline.metrics.snapshot().counter("messages.retried") >= 1
     assert pipeline.metrics.snapshot().counter("messages.dead_lettered") == 0
     assert len(read_all(bootstrap_servers, names["output"], count)) == count

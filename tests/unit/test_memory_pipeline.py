@@ -22,6 +22,7 @@ from llm_kafka import (
     RetryPolicy,
 )
 from llm_kafka.kafka import dead_letter as dlq
+from llm_kafka.observability.health import HealthState
 from llm_kafka.testing import (
     FakeClock,
     FakeLLM,
@@ -274,5 +275,34 @@ def test_provider_wide_failure_waits_instead_of_dead_lettering(broker: InMemoryB
 
     assert run.dead_letters == []
     assert run.output_values()[0]["result"] == {"sentiment": "positive"}
-    assert pipeline.metrics.snapshot().counter("messages.deferred") == 1
+    assert pipeline.metrics.snapshot().counter("messages.retried") == 1
     assert fake.calls == 2
+
+
+def test_pipeline_reports_health(broker: InMemoryBroker) -> None:
+    send_messages(broker, 3)
+    health = HealthState(liveness_timeout_s=5)
+    pipeline = make_pipeline(broker, Echo(), health=health)
+
+    assert health.readiness().ok is False
+    broker.run_until_settled(pipeline)
+
+    assert health.liveness().ok is True
+    assert health.readiness().ok is False  # stopped after settling
+    assert any("stop" in reason for reason in health.readiness().reasons)
+
+
+def test_metrics_report_lag_duration_and_delivery_failures(broker: InMemoryBroker) -> None:
+    broker.send("in", {"id": "m0", "content": "text"}, key="k0")
+    broker.fail_delivery("out", count=1, retryable=False)
+    pipeline = make_pipeline(broker, Echo())
+
+    run = broker.run_until_settled(pipeline)
+
+    snapshot = pipeline.metrics.snapshot()
+    [source] = [partition for partition, end in broker.end_offsets("in").items() if end > 0]
+    assert len(run.dead_letters) == 1
+    assert snapshot.counter("producer.delivery_failures") == 1
+    assert len(snapshot.gauge_series["consumer.lag"]) == 1  # recorded for the one partition with data
+    assert snapshot.gauge("consumer.lag", {"topic": "in", "partition": source}) == 0
+    assert snapshot.timers["processing.duration"].count == 1
