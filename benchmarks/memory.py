@@ -1,9 +1,9 @@
 """Memory benchmark: resident set size of a pipeline working through a backlog with a slow LLM.
 
 For each backlog size in ``--backlogs`` (200,000 and 20,000 by default) this script produces
-that many JSON messages, then starts a pipeline in a child process that sends each message
-to the local LLM server (``--latency`` seconds per call, in a second child process) with
-``max_in_flight=--max-in-flight``. Once the first output arrives, the parent reads the
+that many JSON messages. It then starts a pipeline in a child process, with
+``max_in_flight=--max-in-flight``, that sends each message to the local LLM server. The
+server runs in a second child process and responds after ``--latency`` seconds. Once the first output arrives, the parent reads the
 pipeline process's VmRSS from /proc/<pid>/status every ``--interval`` seconds for
 ``--duration`` seconds, then stops it with SIGTERM. The pipeline need not finish the backlog: at 0.5 s and 64 in flight it does
 about 128 messages a second.

@@ -57,7 +57,7 @@ VARIANTS = ("raw", "async", "plain")
 
 
 def count_words(content: Any) -> dict[str, int]:
-    """The transform every variant applies: a cheap, deterministic result."""
+    """Return the word and character counts of ``content``: the transform every variant applies."""
     text = str(content)
     return {"words": len(text.split()), "characters": len(text)}
 

@@ -9,7 +9,7 @@ request after ``--latency`` seconds, with no rate limits:
 * ``one-at-a-time``: the same pipeline and processor with ``max_in_flight=1``, on
   ``--sequential-messages`` messages.
 * ``raw-sequential``: a plain confluent-kafka loop that calls the ``openai`` SDK once per
-  message and produces the answer before it consumes the next record, on
+  message and produces the output before it consumes the next record, on
   ``--sequential-messages`` messages.
 
 The ceiling of a variant is ``max_in_flight / latency`` messages per second. Throughput is
