@@ -45,6 +45,14 @@ def mask_properties(properties: dict[str, Any]) -> dict[str, Any]:
     return {name: _MASK if is_secret_property(name) else value for name, value in properties.items()}
 
 
+# Default max_buffered as a multiple of max_in_flight. librdkafka 2.16.0 drops a paused
+# partition's prefetched records, and after a resume its fetcher may sleep up to about 1 s
+# before it fetches again (seen in its debug log). The buffer must cover that wait, or the
+# in-flight slots run dry at every resume. With 0.2 s LLM calls, a buffer equal to
+# max_in_flight lasted 0.2 s; docs/benchmarks.md shows W2 throughput with both defaults.
+DEFAULT_BUFFER_FACTOR = 4
+
+
 def _is_true(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() not in _FALSE_STRINGS
@@ -265,7 +273,7 @@ class PipelineSettings(BaseModel):
         ge=1,
         description=(
             "Most consumed messages waiting for a free slot or for an earlier message with the "
-            "same key; partitions are paused when it is reached. Defaults to max_in_flight. "
+            "same key; partitions are paused when it is reached. Defaults to 4 * max_in_flight. "
             "Memory is bounded by max_in_flight + max_buffered messages plus the client's prefetch."
         ),
     )
@@ -296,8 +304,8 @@ class PipelineSettings(BaseModel):
 
     @property
     def buffer_limit(self) -> int:
-        """The effective ``max_buffered``."""
-        return self.max_buffered or self.max_in_flight
+        """The effective ``max_buffered``: the setting, or ``DEFAULT_BUFFER_FACTOR * max_in_flight``."""
+        return self.max_buffered or DEFAULT_BUFFER_FACTOR * self.max_in_flight
 
 
 class LLMSettings(BaseModel):

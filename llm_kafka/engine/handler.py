@@ -3,7 +3,9 @@
 It turns every exception into a ``Failure`` that names the error, the hook and the attempt
 count, so the caller sends the record to the dead-letter topic and goes on. Async hooks run
 on the event loop that awaits ``handle``; plain hooks run on the given thread pool so they
-never block that loop.
+never block that loop. Consecutive plain hooks share one trip to the pool, and the hooks
+``BaseProcessor`` itself defines (no I/O, at most a pydantic validation) run on the loop,
+because each trip costs a thread switch and two event-loop wake-ups per message.
 """
 
 from __future__ import annotations
@@ -104,6 +106,21 @@ class ProcessorRouter:
         return processor
 
 
+class _Progress:
+    """The hook a message is in; written by whichever thread runs the hook."""
+
+    hook = "validate_message"
+
+
+_HOOK_NAMES = ("validate_message", "preprocess", "process", "postprocess")
+
+
+def _is_base_hook(hook: Callable[..., Any]) -> bool:
+    """Return True if ``hook`` is ``BaseProcessor``'s own method, not an override."""
+    function = getattr(hook, "__func__", None)
+    return function is not None and function is getattr(BaseProcessor, getattr(hook, "__name__", ""), None)
+
+
 class MessageHandler:
     """Runs one record through the pipeline's steps and returns its ``Outcome``.
 
@@ -153,16 +170,12 @@ class MessageHandler:
             processor = self._router.select(self._format.route(message))
             context.processor = processor.processor_name
 
-            hook = "validate_message"
-            message = await self._call(processor.validate_message, message, context)
-            context.message = message
-
-            hook = "preprocess"
-            data = await self._call(processor.preprocess, message, context)
-            hook = "process"
-            result = await self._call(processor.process, data, context)
-            hook = "postprocess"
-            result = await self._call(processor.postprocess, result, context)
+            progress = _Progress()
+            try:
+                result = await self._run_hooks(processor, message, context, progress)
+            finally:
+                hook = progress.hook
+            message = context.message
 
             hook = "encode"
             metadata: dict[str, Any] = {
@@ -188,18 +201,59 @@ class MessageHandler:
             return Failure(error, context.processor, context.message_id, hook, attempts)
         return Success(output, context.processor, context.message_id, topic=context.output_topic)
 
-    async def _call(
-        self,
-        hook: Callable[[Any, ProcessingContext], Any],
-        value: Any,
-        context: ProcessingContext,
+    async def _run_hooks(
+        self, processor: BaseProcessor, message: Any, context: ProcessingContext, progress: _Progress
     ) -> Any:
-        if inspect.iscoroutinefunction(hook):
-            return await hook(value, context)
+        """Run the four hooks in order and return ``postprocess``'s result.
 
-        # Copy the context so that context variables (tracing) set by the caller cross to the thread.
-        call = functools.partial(contextvars.copy_context().run, hook, value, context)
-        result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
-        if inspect.isawaitable(result):
-            return await result
-        return result
+        ``progress.hook`` names the hook running now, so a failure names the right one.
+        Consecutive plain hooks run in one trip to the thread pool (see ``_run_plain``).
+        """
+        steps = [(name, getattr(processor, name)) for name in _HOOK_NAMES]
+        value = message
+        index = 0
+        while index < len(steps):
+            name, hook = steps[index]
+            progress.hook = name
+            if inspect.iscoroutinefunction(hook):
+                value = await hook(value, context)
+                index += 1
+            elif _is_base_hook(hook):
+                value = hook(value, context)
+                index += 1
+            else:
+                end = index
+                while end < len(steps) and not inspect.iscoroutinefunction(steps[end][1]):
+                    end += 1
+                # Copy the context so that context variables (tracing) set by the caller cross to the thread.
+                call = functools.partial(
+                    contextvars.copy_context().run, _run_plain, steps[index:end], value, context, progress
+                )
+                value, done = await asyncio.get_running_loop().run_in_executor(self._executor, call)
+                index += done
+
+            if inspect.isawaitable(value):
+                value = await value  # a plain hook returned a coroutine: the loop finishes it
+            if index == 1:
+                context.message = value  # validate_message just finished
+        return value
+
+
+def _run_plain(
+    steps: list[tuple[str, Callable[[Any, ProcessingContext], Any]]],
+    value: Any,
+    context: ProcessingContext,
+    progress: _Progress,
+) -> tuple[Any, int]:
+    """Run plain hooks in order on the calling thread; return the last value and how many ran.
+
+    Stops after a hook that returns an awaitable, which the caller awaits on the event loop.
+    """
+    for count, (name, hook) in enumerate(steps, start=1):
+        progress.hook = name
+        value = hook(value, context)
+        if inspect.isawaitable(value):
+            return value, count
+        if name == "validate_message":
+            context.message = value
+    return value, len(steps)

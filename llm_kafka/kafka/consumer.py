@@ -28,8 +28,11 @@ LIBRDKAFKA_LOGGER = logging.getLogger("llm_kafka.librdkafka")
 
 # Prefetch limits. librdkafka's defaults (100,000 records or 64 MiB per client) would let
 # a large backlog fill memory while the engine holds its own bounded buffer; these keep
-# the client's read-ahead to a few MiB. Both can be overridden in KafkaSettings.consumer.
-_PREFETCH_DEFAULTS = {"queued.max.messages.kbytes": 8192, "queued.min.messages": 1000}
+# the client's read-ahead to a few MiB. A partition whose prefetch queue is full waits
+# fetch.queue.backoff.ms before it checks again, and that wait also delays the first fetch
+# after the engine resumes the partition: librdkafka's default of 1000 ms left the W1
+# benchmark idle for most of each second. All three can be overridden in KafkaSettings.consumer.
+_PREFETCH_DEFAULTS = {"queued.max.messages.kbytes": 8192, "queued.min.messages": 1000, "fetch.queue.backoff.ms": 10}
 
 
 def to_consumed_record(message: Message) -> ConsumedRecord:

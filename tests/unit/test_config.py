@@ -2,7 +2,7 @@
 
 import pytest
 
-from llm_kafka.config import KafkaSettings
+from llm_kafka.config import KafkaSettings, PipelineSettings
 from llm_kafka.errors import ConfigurationError
 
 
@@ -123,3 +123,16 @@ def test_secret_values_lists_every_credential() -> None:
     )
 
     assert sorted(kafka.secret_values()) == ["pw-key", "pw-sasl"]
+
+
+def pipeline_settings(**kwargs: object) -> PipelineSettings:
+    return PipelineSettings(input_topics=["in"], output_topic="out", dead_letter_topic="dlq", **kwargs)  # type: ignore[arg-type]
+
+
+def test_buffer_limit_defaults_to_four_times_in_flight() -> None:
+    assert pipeline_settings(max_in_flight=64).buffer_limit == 256
+    assert pipeline_settings(max_in_flight=1).buffer_limit == 4
+
+
+def test_buffer_limit_uses_max_buffered_when_set() -> None:
+    assert pipeline_settings(max_in_flight=64, max_buffered=10).buffer_limit == 10

@@ -821,3 +821,10 @@ def test_schema_values_are_deterministic() -> None:
 def test_schema_values_reject_missing_ref() -> None:
     with pytest.raises(SchemaError, match="not found"):
         generate_from_schema({"$ref": "#/$defs/Missing"}, "x")
+
+
+def test_listen_backlog_admits_many_connections_at_once() -> None:
+    # socketserver's default backlog of 5 made a burst of 64 connections wait for SYN retries.
+    with LocalLLMServer() as server:
+        assert server._httpd is not None
+        assert server._httpd.request_queue_size >= 64

@@ -204,6 +204,10 @@ class LocalLLMServer:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5. A client that opens dozens of connections
+    # at once (a pipeline with max_in_flight=64) overflowed it; Linux then drops the SYNs and
+    # the client retries them after 1 s or more, which stalled calls and opened circuit breakers.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], handler: type[_Handler], app: LocalLLMServer) -> None:
         self.app = app
