@@ -273,7 +273,8 @@ class PipelineSettings(BaseModel):
         ge=1,
         description=(
             "Most consumed messages waiting for a free slot or for an earlier message with the "
-            "same key; partitions are paused when it is reached. Defaults to 4 * max_in_flight. "
+            "same key; no new records are taken when it is reached, and a partition holding half "
+            "of it is paused. Defaults to 4 * max_in_flight. "
             "Memory is bounded by max_in_flight + max_buffered messages plus the client's prefetch."
         ),
     )

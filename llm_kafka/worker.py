@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +39,10 @@ logger = logging.getLogger(__name__)
 # Most records one poll returns. Larger batches cost fewer calls into librdkafka but make the
 # buffer overshoot its limit by up to this many records.
 _MAX_POLL_BATCH = 500
+
+# Longest time the poll loop goes without polling while the buffer is full. Polling keeps
+# rebalance callbacks timely and the member within max.poll.interval.ms (300 s by default).
+_KEEPALIVE_S = 0.5
 
 # How often a revoke or shutdown checks whether in-flight work has settled.
 _SETTLE_CHECK_S = 0.005
@@ -99,6 +102,8 @@ class PipelineWorker:
         self._dispatch_epoch: dict[tuple[str, int, int], int] = {}
 
         self._stop = threading.Event()
+        self._room = threading.Event()  # set when buffered records start, so the buffer has room
+        self._last_poll = time.monotonic()
         self._draining = False
         self._closing = False
         self._fatal: BaseException | None = None
@@ -144,7 +149,7 @@ class PipelineWorker:
                     drain_deadline = self._begin_drain()
                 if drain_deadline is not None and (self._total_unsettled() == 0 or time.monotonic() >= drain_deadline):
                     break
-                self._accept(self._consumer.poll_batch(self._batch_size(), self._settings.poll_timeout_s))
+                self._poll()
                 self._apply_pauses()
                 if time.monotonic() >= next_commit:
                     self._commit()
@@ -156,10 +161,26 @@ class PipelineWorker:
 
     # -- poll thread: intake -------------------------------------------------------------
 
-    def _batch_size(self) -> int:
+    def _poll(self) -> None:
+        """Take what fits in the buffer; when it is full, take nothing but keep the membership alive.
+
+        A full buffer does not pause partitions: librdkafka drops a paused partition's
+        prefetched records and fetches again only after a delay, which left the slots empty
+        after every resume. Instead the loop waits for room, and polls for one record at least
+        every ``_KEEPALIVE_S`` so rebalance callbacks run and ``max.poll.interval.ms`` is met.
+        """
         with self._lock:
             room = self._settings.buffer_limit - self._scheduler.buffered
-        return max(1, min(_MAX_POLL_BATCH, room))
+            self._room.clear()
+        timeout = self._settings.poll_timeout_s
+        if room > 0:
+            self._last_poll = time.monotonic()
+            self._accept(self._consumer.poll_batch(min(_MAX_POLL_BATCH, room), timeout))
+        elif time.monotonic() - self._last_poll >= _KEEPALIVE_S:
+            self._last_poll = time.monotonic()
+            self._accept(self._consumer.poll_batch(1, 0))
+        else:
+            self._room.wait(timeout)
 
     def _accept(self, records: list[ConsumedRecord]) -> None:
         if not records:
@@ -258,6 +279,8 @@ class PipelineWorker:
             started = self._scheduler.take()
         for next_record in started:
             self._loop.create_task(self._process(next_record))
+        if started:
+            self._room.set()
         if current:
             self._writer.write(record, outcome)
         else:
@@ -284,10 +307,12 @@ class PipelineWorker:
 
     def _apply_pauses(self) -> None:
         with self._lock:
-            share = math.ceil(self._settings.buffer_limit / max(1, len(self._assigned)))
+            # A partition that holds half the buffer (a key stuck behind a slow message, say)
+            # is paused so that the other partitions keep their share of it.
+            share = max(1, self._settings.buffer_limit // 2)
             for partition in self._assigned:
                 buffered = self._scheduler.buffered_in(partition)
-                if buffered >= share:
+                if buffered >= share and len(self._assigned) > 1:
                     self._pauses.hold(partition, "buffer", True)
                 elif buffered <= share // 2:
                     self._pauses.hold(partition, "buffer", False)

@@ -148,20 +148,24 @@ def test_retried_message_holds_back_only_its_own_key(
     assert [json.loads(r.value or b"{}")["id"] for r in dead] == ["a1"]
 
 
-def test_back_pressure_pauses_the_partition_and_caps_concurrency(
+def test_stuck_key_pauses_its_partition_and_others_flow(
     bootstrap_servers: str, topics: Callable[[int], dict[str, str]]
 ) -> None:
-    names = topics(1)
-    count = 60
-    produce(bootstrap_servers, names["input"], [(None, message(f"m{i}", "x")) for i in range(count)])
-    processor = SleepyProcessor(default_seconds=0.05)
-    pipeline = make_pipeline(bootstrap_servers, names, processor, ordering="unordered", max_in_flight=3, max_buffered=4)
+    names = topics(2)
+    stuck = [(b"stuck", message("head", "sleep:4"))] + [(b"stuck", message(f"s{i}", "x")) for i in range(20)]
+    free = [(f"k{i}".encode(), message(f"f{i}", "x")) for i in range(40)]
+    produce(bootstrap_servers, names["input"], stuck, partition=0)
+    produce(bootstrap_servers, names["input"], free, partition=1)
+    processor = SleepyProcessor(default_seconds=0.02)
+    pipeline = make_pipeline(bootstrap_servers, names, processor, ordering="key", max_in_flight=3, max_buffered=8)
     paused_seen = watch_for_pause(pipeline)
-    run_until_settled(pipeline, count)
+    run_until_settled(pipeline, len(stuck) + len(free))
 
-    assert processor.most_running == 3
-    assert paused_seen.is_set(), "the partition was never paused although the buffer was full"
-    assert len(read_all(bootstrap_servers, names["output"], count)) == count
+    order = [json.loads(r.value)["id"] for r in read_all(bootstrap_servers, names["output"], len(stuck) + len(free))]
+    assert processor.most_running <= 3
+    assert paused_seen.is_set(), "the partition behind the stuck key was never paused"
+    assert max(order.index(f"f{i}") for i in range(40)) < order.index("head"), "partition 1 waited for the stuck key"
+    assert [i for i in order if i.startswith("s") or i == "head"] == ["head", *(f"s{i}" for i in range(20))]
 
 
 def test_provider_outage_pauses_consumption_and_loses_nothing(
