@@ -5,6 +5,9 @@ poll-loop turn (``beat``), the partition callbacks keep ``set_assignment`` curre
 commit's result sets ``set_broker_reachable``. The engine needs no change, so a pipeline
 built with ``Pipeline(..., transport=HealthReportingTransport(KafkaTransport(kafka), state))``
 serves true liveness and readiness.
+
+NOTE: broker reachability comes only from commit results, so a broker that goes down while
+the pipeline has nothing to commit still shows as reachable until the next commit.
 """
 
 from __future__ import annotations
