@@ -133,13 +133,14 @@ class KafkaSettings(BaseModel):
     def consumer_config(self) -> dict[str, Any]:
         """Return the librdkafka consumer configuration; raise ``ConfigurationError`` if unsafe."""
         common = self._common_config(self.consumer)
-        for name in _CONSUMER_REQUIRED:
-            if name in self.consumer and _is_true(self.consumer[name]):
-                raise ConfigurationError(
-                    f"consumer setting {name}={self.consumer[name]!r} is not allowed: llm-kafka "
-                    f"commits an offset only after the message's output is delivered. "
-                    f"Remove {name} from the consumer settings."
-                )
+        for where, properties in (("consumer", self.consumer), ("properties", self.properties)):
+            for name in _CONSUMER_REQUIRED:
+                if name in properties and _is_true(properties[name]):
+                    raise ConfigurationError(
+                        f"kafka {where} setting {name}={properties[name]!r} is not allowed: llm-kafka "
+                        f"commits an offset only after the message's output is delivered. "
+                        f"Remove {name} from the {where} settings."
+                    )
         return {
             "group.id": self.group_id,
             "auto.offset.reset": self.auto_offset_reset,

@@ -20,6 +20,7 @@ groups of ``Settings``: ``kafka``, ``pipeline``, ``llm`` and ``telemetry``. Exam
 from __future__ import annotations
 
 import contextvars
+import difflib
 import importlib
 import os
 from pathlib import Path
@@ -138,8 +139,31 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
 def _describe(error: ValidationError, path: str | Path | None) -> str:
     problems = []
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"])
-        variable = "LLM_KAFKA_" + "__".join(str(part) for part in item["loc"]).upper()
-        problems.append(f"{location}: {item['msg']} (set it in the file or as {variable})")
-    source = f"settings file {path}" if path is not None else "settings"
+        loc = [str(part) for part in item["loc"]]
+        location = ".".join(loc)
+        variable = "LLM_KAFKA_" + "__".join(loc).upper()
+        if item["type"] == "missing" and len(loc) == 1:
+            problems.append(
+                f"{location}: missing. Add a [{location}] section to a settings file (pass it with --config "
+                f"or {CONFIG_PATH_ENV}), or set {variable}__<FIELD> variables"
+            )
+        elif item["type"] == "extra_forbidden":
+            known = _field_names(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known settings: {', '.join(known)}"
+            problems.append(f"{location}: unknown setting{hint}")
+        else:
+            problems.append(f"{location}: {item['msg']} (set it in the file or as {variable})")
+    source = f"settings from {path} and LLM_KAFKA_ variables" if path is not None else "settings"
     return f"invalid {source}:\n  " + "\n  ".join(problems)
+
+
+def _field_names(loc: list[str]) -> list[str]:
+    """Return the field names of the settings model at ``loc`` (empty when it is not a model)."""
+    model: Any = Settings
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+    return sorted(getattr(model, "model_fields", {}))

@@ -49,7 +49,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="process at most this many reviews (default: all 979)")
     parser.add_argument(
-        "--input-file", type=Path, help="JSON-lines file of input messages to use instead of the reviews (format below)"
+        "--input-file", type=Path, help="JSON-lines file of input messages to use instead of the reviews (format above)"
     )
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the input topic (default: 4)")
     parser.add_argument(

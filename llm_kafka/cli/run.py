@@ -208,6 +208,9 @@ def run_command(arguments: argparse.Namespace) -> int:
         logger.info("running %s", arguments.target)
         try:
             pipeline.run()
+        except ConfigurationError as error:  # a setup mistake, such as a missing topic: no traceback
+            logger.error("%s", error)
+            return 1
         except Exception:
             logger.exception("pipeline stopped with an error")
             return 1

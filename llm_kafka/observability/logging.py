@@ -192,6 +192,9 @@ def _record_identity(message: str) -> dict[str, Any]:
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+_CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
+
+
 def configure_logging(
     level: int | str = "INFO",
     json: bool = False,
@@ -217,4 +220,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # The HTTP clients under the provider SDKs log every request at INFO; llm-kafka's own
+    # metrics and spans already count calls, so keep them to warnings.
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     return handler

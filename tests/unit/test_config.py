@@ -136,3 +136,8 @@ def test_buffer_limit_defaults_to_four_times_in_flight() -> None:
 
 def test_buffer_limit_uses_max_buffered_when_set() -> None:
     assert pipeline_settings(max_in_flight=64, max_buffered=10).buffer_limit == 10
+
+
+def test_auto_commit_in_shared_properties_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match=r"properties setting enable\.auto\.commit"):
+        settings(properties={"enable.auto.commit": "true"}).consumer_config()

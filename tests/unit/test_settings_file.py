@@ -205,3 +205,22 @@ def test_yaml_without_pyyaml_names_the_extra(tmp_path: Path, monkeypatch: pytest
 
     with pytest.raises(ConfigurationError, match=r"pip install 'llm-kafka\[yaml\]'"):
         load_settings(write(tmp_path, "app.yaml", YAML))
+
+
+def test_misspelled_field_suggests_the_right_name(tmp_path: Path) -> None:
+    path = tmp_path / "typo.toml"
+    path.write_text(
+        '[kafka]\nbootstrap_servers = "127.0.0.1:9"\ngroup_id = "g"\n'
+        '[pipeline]\ninput_topics = ["a"]\noutput_topic = "b"\ndead_letter_topic = "c"\nmax_inflight = 8\n'
+    )
+
+    expected = r"pipeline\.max_inflight: unknown setting; did you mean max_in_flight"
+    with pytest.raises(ConfigurationError, match=expected):
+        load_settings(path)
+
+
+def test_missing_section_names_the_config_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LLM_KAFKA_CONFIG", raising=False)
+
+    with pytest.raises(ConfigurationError, match=r"kafka: missing\. Add a \[kafka\] section"):
+        load_settings()
