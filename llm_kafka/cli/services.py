@@ -12,19 +12,19 @@ from typing import Any
 FORWARDED = {"broker", "llm-server"}
 
 
-def _broker_main() -> Callable[[Sequence[str] | None], int]:
+def _broker_main() -> Callable[[Sequence[str] | None, str | None], int]:
     from llm_kafka.testing import kafka_broker
 
     return kafka_broker.main
 
 
-def _llm_server_main() -> Callable[[Sequence[str] | None], int]:
+def _llm_server_main() -> Callable[[Sequence[str] | None, str | None], int]:
     from llm_kafka.testing.llm_server.__main__ import main
 
     return main
 
 
-_TARGETS: dict[str, Callable[[], Callable[[Sequence[str] | None], int]]] = {
+_TARGETS: dict[str, Callable[[], Callable[[Sequence[str] | None, str | None], int]]] = {
     "broker": _broker_main,
     "llm-server": _llm_server_main,
 }
@@ -47,7 +47,7 @@ def add_parsers(commands: Any) -> None:
 def forward(command: str, arguments: Sequence[str]) -> int:
     """Run ``command``'s own command line with ``arguments``; return its exit status."""
     try:
-        return _TARGETS[command]()(list(arguments))
+        return _TARGETS[command]()(list(arguments), f"llm-kafka {command}")
     except SystemExit as exit_:  # argparse exits on --help and on invalid options
         if exit_.code is None or isinstance(exit_.code, int):
             return exit_.code or 0

@@ -39,6 +39,16 @@ from confluent_kafka.cimpl import NewTopic
 
 logger = logging.getLogger(__name__)
 
+# librdkafka's own log lines from the admin clients here go through Python logging instead
+# of straight to stderr, like the pipeline's clients.
+_CLIENT_LOGGER = logging.getLogger("llm_kafka.librdkafka")
+
+
+def _admin_client(bootstrap_servers: str) -> AdminClient:
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "logger": _CLIENT_LOGGER}
+    return AdminClient(config)
+
+
 KAFKA_VERSION: Final = "4.4.0"
 """Apache Kafka release the harness runs. It must equal kafka.version in kafka/pom.xml."""
 
@@ -359,7 +369,7 @@ def create_topic(
     """
     if partitions < 1:
         raise ValueError(f"partitions must be at least 1, got {partitions}")
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = _admin_client(bootstrap_servers)
     topic = NewTopic(
         name,
         num_partitions=partitions,
@@ -377,7 +387,7 @@ def delete_topic(bootstrap_servers: str, name: str, timeout_s: float = 30.0) -> 
     Raises KafkaException when the broker rejects the request, for example
     UNKNOWN_TOPIC_OR_PART, and KafkaBrokerError when it does not answer in time.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = _admin_client(bootstrap_servers)
     futures = admin.delete_topics([name], operation_timeout=timeout_s, request_timeout=timeout_s)
     _wait_for_admin_future(futures[name], f"delete topic {name!r}", bootstrap_servers, timeout_s)
     logger.info("Deleted topic %s on %s", name, bootstrap_servers)
@@ -694,7 +704,7 @@ class LocalKafkaBroker:
                 raise self._timeout_error()
             time.sleep(0.2)
 
-        admin = AdminClient({"bootstrap.servers": f"{_HOST}:{self._broker_port}"})
+        admin = _admin_client(f"{_HOST}:{self._broker_port}")
         while True:
             self._raise_if_exited()
             remaining = deadline - time.monotonic()
@@ -792,10 +802,10 @@ def broker_from_environment(**broker_options: Any) -> BrokerHandle:
 # --- Command line ----------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run a local broker in the foreground until Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m llm_kafka.testing.kafka_broker",
+        prog=prog or "python -m llm_kafka.testing.kafka_broker",
         description=f"Run a single-node Apache Kafka {KAFKA_VERSION} broker on 127.0.0.1.",
     )
     parser.add_argument(

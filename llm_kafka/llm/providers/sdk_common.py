@@ -175,7 +175,13 @@ def error_from_sdk(error: Exception, sdk: ModuleType, *, provider: str, model: s
     if isinstance(error, sdk.APITimeoutError):
         return ProviderTimeoutError(f"{provider} call timed out: {error}", provider=provider, model=model)
     if isinstance(error, sdk.APIConnectionError):
-        return ProviderConnectionError(f"{provider} is not reachable: {error}", provider=provider, model=model)
+        url = getattr(getattr(error, "request", None), "url", None)
+        where = f" at {url}" if url is not None else ""
+        return ProviderConnectionError(
+            f"{provider} is not reachable{where}: {error} Check base_url and that the server is up.",
+            provider=provider,
+            model=model,
+        )
     if isinstance(error, sdk.APIStatusError):
         headers = dict(error.response.headers)
         error_type, error_code = _body_fields(getattr(error, "body", None))

@@ -32,10 +32,10 @@ def _marker(text: str) -> tuple[str, int]:
     return marker, int(status)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m llm_kafka.testing.llm_server") -> argparse.ArgumentParser:
     """Build the parser whose options map onto `FaultSettings` (see `settings_from_arguments`)."""
     parser = argparse.ArgumentParser(
-        prog="python -m llm_kafka.testing.llm_server",
+        prog=prog,
         description="Serve a local OpenAI- and Anthropic-compatible LLM API on 127.0.0.1.",
     )
     parser.add_argument(
@@ -202,9 +202,9 @@ def settings_from_arguments(arguments: argparse.Namespace) -> dict[str, Any]:
     return settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the process exit status."""
-    parser = build_parser()
+    parser = build_parser(prog) if prog else build_parser()
     arguments = parser.parse_args(argv)
     logging.basicConfig(
         level=arguments.log_level,
