@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 LIBRDKAFKA_LOGGER = logging.getLogger("llm_kafka.librdkafka")
 
 # Prefetch limits. librdkafka's defaults (100,000 records or 64 MiB per client) would let
-# a large backlog fill memory while the engine holds its own bounded buffer; these keep
+# a large backlog fill memory while the engine keeps its own bounded buffer; these keep
 # the client's read-ahead to a few MiB. A partition whose prefetch queue is full waits
 # fetch.queue.backoff.ms before it checks again, and that wait also delays the first fetch
 # after the engine resumes the partition: librdkafka's default of 1000 ms left the W1

@@ -1,7 +1,7 @@
 """The clock that retries, rate limits and circuit breakers wait on.
 
 A clock has ``monotonic()``, ``sleep(seconds)`` and ``async asleep(seconds)``. Production
-code uses ``SystemClock``; tests pass ``llm_kafka.testing.FakeClock``, whose time moves only
+code uses ``SystemClock``. Tests pass ``llm_kafka.testing.FakeClock``, whose time moves only
 when slept on, so a retry or breaker test with long waits runs in milliseconds.
 """
 
