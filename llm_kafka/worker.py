@@ -4,8 +4,8 @@ Three kinds of thread share the work, and none waits on another's slow part:
 
 - the **poll thread** (``run``) polls the consumer, buffers records in the ``Scheduler``,
   pauses and resumes partitions, commits on a timer and handles rebalances;
-- the **event loop** runs up to ``max_in_flight`` handlers at once; when one finishes, the
-  next ready record starts straight away, on the loop, without waiting for a poll;
+- the **event loop** runs up to ``max_in_flight`` handlers at once. When one finishes, the
+  next ready record starts straight away on the loop, without waiting for a poll;
 - the **output writer** and the producer's delivery thread produce the results and mark
   offsets done when their delivery reports arrive.
 
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 # buffer overshoot its limit by up to this many records.
 _MAX_POLL_BATCH = 500
 
-# Longest time the poll loop goes without polling while the buffer is full. Polling keeps
+# Maximum time the poll loop goes without polling while the buffer is full. Polling keeps
 # rebalance callbacks timely and the member within max.poll.interval.ms (300 s by default).
 _KEEPALIVE_S = 0.5
 
@@ -55,14 +55,14 @@ _SETTLE_CHECK_S = 0.005
 # How long reading the committed offsets of new partitions may take at assignment.
 _COMMITTED_TIMEOUT_S = 10.0
 
-# Least time the output writer gets at shutdown to produce what is queued, even when the
+# Minimum time the output writer gets at shutdown to produce what is queued, even when the
 # shutdown timeout is spent: producing a queued record takes microseconds.
 _WRITER_CLOSE_MIN_S = 1.0
 
 # A message that failed because the whole provider did (bad credentials, exhausted quota, an
 # open breaker) waits for the provider instead of going to the dead-letter topic. It sleeps
 # at least _DEFER_MIN_S so that a failing provider is not called in a tight loop, at most
-# _DEFER_MAX_S before it asks again, and checks every _DEFER_CHECK_S whether the worker stops.
+# _DEFER_MAX_S before it checks again, and checks every _DEFER_CHECK_S whether the worker stops.
 _DEFER_MIN_S = 1.0
 _DEFER_MAX_S = 60.0
 _DEFER_CHECK_S = 0.5
@@ -312,7 +312,7 @@ class PipelineWorker:
 
     def _apply_pauses(self) -> None:
         with self._lock:
-            # A partition that holds half the buffer (a key stuck behind a slow message, say)
+            # A partition that contains half the buffer (a key stuck behind a slow message, say)
             # is paused so that the other partitions keep their share of it.
             share = max(1, self._settings.buffer_limit // 2)
             for partition in self._assigned:

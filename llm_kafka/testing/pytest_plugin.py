@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def memory_broker() -> InMemoryBroker:
-    """A fresh in-memory broker: topics, consumer groups and faults for one test."""
+    """Return a fresh in-memory broker: topics, consumer groups and faults for one test."""
     from llm_kafka.testing.memory import InMemoryBroker
 
     return InMemoryBroker()
@@ -50,7 +50,7 @@ def memory_broker() -> InMemoryBroker:
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[KafkaTestBroker]:
-    """The broker named by KAFKA_BOOTSTRAP_SERVERS, or a local Apache Kafka started for the session."""
+    """Return the broker named by KAFKA_BOOTSTRAP_SERVERS, or a local Apache Kafka started for the session."""
     from llm_kafka.testing.kafka_broker import broker_from_environment
     from llm_kafka.testing.kafka_test_broker import KafkaTestBroker
 
@@ -73,7 +73,7 @@ def kafka_topic(kafka_broker: KafkaTestBroker) -> TopicFactory:
 
 @pytest.fixture
 def llm_server() -> Iterator[LocalLLMServer]:
-    """A local OpenAI- and Anthropic-compatible LLM server with no faults, for one test."""
+    """Return a local OpenAI- and Anthropic-compatible LLM server with no faults, for one test."""
     from llm_kafka.testing.llm_server import LocalLLMServer
 
     with LocalLLMServer() as server:
@@ -82,7 +82,7 @@ def llm_server() -> Iterator[LocalLLMServer]:
 
 @pytest.fixture
 def fake_clock() -> FakeClock:
-    """A clock that moves only when slept on or advanced, starting at 0."""
+    """Return a clock that moves only when slept on or advanced, starting at 0."""
     from llm_kafka.testing.clock import FakeClock
 
     return FakeClock()
