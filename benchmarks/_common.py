@@ -94,6 +94,26 @@ def new_topic(bootstrap: str, prefix: str, partitions: int) -> str:
     return name
 
 
+def raw_clients(bootstrap: str, group_prefix: str) -> tuple[Consumer, Producer]:
+    """Return a manual-commit consumer in a new group and an idempotent acks=all producer.
+
+    The hand-written loops use the same delivery settings as llm-kafka, so the comparison is fair.
+    """
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{group_prefix}-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "logger": KAFKA_LOGGER,
+        }
+    )
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER}
+    )
+    return consumer, producer
+
+
 def json_message(index: int, size: int) -> bytes:
     """Return a default-format input message of about ``size`` bytes (never less than ~90)."""
     envelope = {"id": f"msg-{index:07d}", "type": "default", "content": "", "metadata": {"seq": index}}

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from _common import (
-    KAFKA_LOGGER,
     OutputCounter,
     broker,
     configure_logging,
@@ -42,8 +41,8 @@ from _common import (
     print_run_details,
     print_table,
     produce_bulk,
+    raw_clients,
 )
-from confluent_kafka import Consumer, Producer
 
 from llm_kafka import (
     BaseProcessor,
@@ -111,18 +110,7 @@ def run_raw(bootstrap: str, input_topic: str, output_topic: str, arguments: argp
     errors: list[BaseException] = []
 
     def loop() -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": f"bench-raw-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "logger": KAFKA_LOGGER,
-            }
-        )
-        producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER}
-        )
+        consumer, producer = raw_clients(bootstrap, "bench-raw")
         consumer.subscribe([input_topic])
         next_commit = time.monotonic() + arguments.commit_interval
         uncommitted = 0

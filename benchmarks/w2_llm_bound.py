@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import openai
 from _common import (
-    KAFKA_LOGGER,
     MAX_TOKENS,
     AskModel,
     OutputCounter,
@@ -46,8 +45,8 @@ from _common import (
     print_run_details,
     print_table,
     produce_bulk,
+    raw_clients,
 )
-from confluent_kafka import Consumer, Producer
 
 from llm_kafka import KafkaSettings, LLMClient, Pipeline, PipelineSettings
 from llm_kafka.testing.llm_server import LocalLLMServer
@@ -139,18 +138,7 @@ def run_raw_sequential(bootstrap: str, base_url: str, messages: int, arguments: 
     output_topic = new_topic(bootstrap, "w2-raw-out", arguments.partitions)
 
     client = openai.OpenAI(base_url=base_url, api_key="local", max_retries=0)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-w2-raw-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "logger": KAFKA_LOGGER,
-        }
-    )
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "logger": KAFKA_LOGGER}
-    )
+    consumer, producer = raw_clients(bootstrap, "bench-w2-raw")
     outputs = OutputCounter(bootstrap, output_topic, arguments.partitions)
     consumer.subscribe([input_topic])
 
