@@ -14,7 +14,7 @@ running, or waiting for a delivery report). Revokes and shutdown wait for it to 
 within their timeouts. Each assignment of a partition has an epoch. A result that arrives
 after its partition was revoked carries an old epoch, so it is dropped, not produced.
 
-NOTE: each record costs one asyncio task, one span and two thread hand-offs, so a pipeline
+NOTE: each record costs one asyncio task, one span and two thread hand-offs. So a pipeline
 whose hooks do no I/O reaches only a few thousand records per second on two cores, far
 below a hand-written loop (benchmark W1 in docs/benchmarks.md). Batching records per task
 would be the next step; LLM-bound work (W2) is not limited by it.

@@ -113,7 +113,7 @@ class OffsetTracker:
         """Return what to commit per partition, for partitions whose offset or metadata moved.
 
         Metadata too long for the broker is left out (the commit then only replays more
-        after a crash); ``metadata_overflows`` tells the caller to take fewer records.
+        after a crash); ``metadata_overflows`` reports when the caller should take fewer records.
         """
         with self._lock:
             candidates = {}

@@ -27,7 +27,7 @@ Headers = Sequence[tuple[str, bytes | str | None]]
 
 @dataclass(frozen=True)
 class ConsumedRecord:
-    """One record as the engine sees it: its identity and its raw value."""
+    """One consumed record: its identity and its raw value."""
 
     info: RecordInfo
     value: bytes | None

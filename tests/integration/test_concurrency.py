@@ -72,9 +72,7 @@ def llm_server() -> Iterator[LocalLLMServer]:
         yield server
 
 
-def test_call_longer_than_max_poll_interval_causes_no_rebalance(
-    bootstrap_servers: str, topics: Callable[[int], dict[str, str]]
-) -> None:
+def test_slow_call_causes_no_rebalance(bootstrap_servers: str, topics: Callable[[int], dict[str, str]]) -> None:
     names = topics(2)
     # The broker's smallest session timeout is 6 s, and librdkafka wants the poll interval
     # at least as long. The slow messages take 9 s, half as long again.

@@ -140,9 +140,7 @@ def committed_metadata(bootstrap: str, group_id: str, topic: str) -> tuple[int, 
         consumer.close()
 
 
-def test_sigkill_with_slow_head_replays_only_the_slow_message(
-    bootstrap_servers: str, new_topic: Callable[..., str], tmp_path: Path
-) -> None:
+def test_sigkill_replays_only_slow_head(bootstrap_servers: str, new_topic: Callable[..., str], tmp_path: Path) -> None:
     config: dict[str, object] = {
         "bootstrap_servers": bootstrap_servers,
         "group_id": f"slow-head-{tmp_path.name}",
@@ -161,7 +159,7 @@ def test_sigkill_with_slow_head_replays_only_the_slow_message(
     log_path = tmp_path / "worker.log"
 
     # The slow message at offset 0 never finishes, so the commit stays at 0 while the rest is
-    # done. The metadata then says: highest consumed 0 + 60 ("1o" in base 36), none unfinished.
+    # done. The metadata then records: highest consumed 0 + 60 ("1o" in base 36), none unfinished.
     run_worker_until(
         config,
         log_path,
@@ -234,7 +232,7 @@ def test_member_joining_and_leaving_loses_nothing(
     assert set(seen) == {f"m{i}" for i in range(inputs)}
     duplicates = sum(count - 1 for count in seen.values())
     # A revoke waits for in-flight work and commits it, so a repeat can only come from a
-    # message still running when its partition moved: at most max_in_flight per revoke, and
-    # the three workers revoke at most four times in this run.
+    # message still running when its partition moved: at most max_in_flight per revoke.
+    # The three workers revoke at most four times in this run.
     assert duplicates <= 4 * in_flight * 3
     assert read_all(bootstrap_servers, str(config["dlq"]), 0, timeout_s=5, quiet_s=1) == []

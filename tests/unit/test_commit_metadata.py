@@ -10,7 +10,7 @@ def test_encode_matches_the_worked_example() -> None:
     assert encode(100, 110, {100, 103, 104}) == "llmk1:a:3.1"
 
 
-def test_decode_marks_everything_but_the_unfinished_offsets_as_done() -> None:
+def test_decode_skips_all_but_unfinished() -> None:
     done = decode(100, "llmk1:a:3.1")
 
     assert done is not None
@@ -35,7 +35,7 @@ def test_round_trip_keeps_the_done_set(committed: int, span: int, unfinished: se
     assert done.unfinished == {offset for offset in pending if offset > committed}
 
 
-def test_a_thousand_unfinished_offsets_fit_the_broker_limit() -> None:
+def test_encode_fits_thousand_unfinished_offsets() -> None:
     metadata = encode(0, 10_000, range(0, 10_000, 10))
 
     assert len(metadata) < MAX_METADATA_BYTES

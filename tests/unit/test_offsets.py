@@ -86,7 +86,7 @@ def test_commit_never_passes_unfinished_offset(offsets: list[int], data: st.Data
     offsets=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=80, unique=True),
     data=st.data(),
 )
-def test_restart_skips_exactly_the_offsets_finished_before_the_crash(offsets: list[int], data: st.DataObject) -> None:
+def test_restart_skips_finished_offsets(offsets: list[int], data: st.DataObject) -> None:
     offsets.sort()
     before = OffsetTracker(with_metadata=True)
     for offset in offsets:
@@ -105,7 +105,7 @@ def test_restart_skips_exactly_the_offsets_finished_before_the_crash(offsets: li
     assert processed == {offset for offset in replayed if offset not in done}
 
 
-def test_metadata_of_a_partition_without_progress_keeps_what_the_previous_owner_knew() -> None:
+def test_metadata_keeps_previous_owner_progress() -> None:
     before = OffsetTracker(with_metadata=True)
     for offset in range(10):
         before.register(*TP, offset)

@@ -13,7 +13,7 @@ TP = ("orders", 0)
 class TrackerModel(RuleBasedStateMachine):
     """One partition whose log has gaps, consumed by owners that come and go.
 
-    The model knows which offsets really exist and which were ever finished. The tracker must
+    The model records which offsets really exist and which were ever finished. The tracker must
     never commit past an offset that exists and is unfinished, and a new owner must never skip
     such an offset.
     """

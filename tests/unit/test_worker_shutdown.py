@@ -24,7 +24,7 @@ GROUP = "shutdown"
 
 
 class HangingCloseConsumer(InMemoryConsumer):
-    """An in-memory consumer whose ``close`` hangs until released, like a broker that never answers."""
+    """An in-memory consumer whose ``close`` hangs until released, like a broker that never responds."""
 
     def __init__(self, broker: InMemoryBroker) -> None:
         super().__init__(broker, GROUP)
